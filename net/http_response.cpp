@@ -1,0 +1,164 @@
+// HTTP/1.1 response heads.
+#include "net/http_response.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace ringfork::http {
+
+namespace {
+
+constexpr std::string_view server_line = "Server: ringfork\r\n";
+
+void append_u64(net::byte_buffer& out, std::uint64_t v)
+{
+    char* p = out.reserve_tail(20);
+    auto [end, ec] = std::to_chars(p, p + 20, v);
+    (void)ec;
+    out.commit(static_cast<std::size_t>(end - p));
+}
+
+void two_digits(char* p, int v) noexcept
+{
+    p[0] = static_cast<char>('0' + v / 10);
+    p[1] = static_cast<char>('0' + v % 10);
+}
+
+} // namespace
+
+std::string_view reason_phrase(unsigned status) noexcept
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+void format_http_date(std::time_t t, char out[29]) noexcept
+{
+    static constexpr char days[] = "SunMonTueWedThuFriSat";
+    static constexpr char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::memcpy(out, days + tm.tm_wday * 3, 3);
+    out[3] = ',';
+    out[4] = ' ';
+    two_digits(out + 5, tm.tm_mday);
+    out[7] = ' ';
+    std::memcpy(out + 8, months + tm.tm_mon * 3, 3);
+    out[11] = ' ';
+    const int year = tm.tm_year + 1900;
+    two_digits(out + 12, year / 100);
+    two_digits(out + 14, year % 100);
+    out[16] = ' ';
+    two_digits(out + 17, tm.tm_hour);
+    out[19] = ':';
+    two_digits(out + 20, tm.tm_min);
+    out[22] = ':';
+    two_digits(out + 23, tm.tm_sec);
+    std::memcpy(out + 25, " GMT", 4);
+}
+
+void date_cache::update(std::time_t now) noexcept
+{
+    if (now == second_)
+        return;
+    second_ = now;
+    std::memcpy(line_, "Date: ", 6);
+    format_http_date(now, line_ + 6);
+    std::memcpy(line_ + 35, "\r\n", 2);
+    line_len_ = 37;
+}
+
+void response_writer::start(unsigned status)
+{
+    status_ = status;
+    out_.append(ctx_.version_minor == 0 ? std::string_view("HTTP/1.0 ") : std::string_view("HTTP/1.1 "));
+    append_u64(out_, status);
+    out_.append(" ", 1);
+    out_.append(reason_phrase(status));
+    out_.append("\r\n", 2);
+    out_.append(server_line);
+    out_.append(date_.line());
+}
+
+void response_writer::header(std::string_view name, std::string_view value)
+{
+    char* p = out_.reserve_tail(name.size() + value.size() + 4);
+    std::memcpy(p, name.data(), name.size());
+    p += name.size();
+    *p++ = ':';
+    *p++ = ' ';
+    std::memcpy(p, value.data(), value.size());
+    p += value.size();
+    *p++ = '\r';
+    *p++ = '\n';
+    out_.commit(name.size() + value.size() + 4);
+}
+
+void response_writer::finish_head(std::uint64_t length)
+{
+    out_.append("Content-Length: ");
+    append_u64(out_, length);
+    if (!ctx_.keep_alive)
+        out_.append("\r\nConnection: close\r\n\r\n");
+    else if (ctx_.version_minor == 0)
+        out_.append("\r\nConnection: keep-alive\r\n\r\n");
+    else
+        out_.append("\r\n\r\n");
+}
+
+void response_writer::finish(std::string_view body)
+{
+    finish_head(body.size());
+    if (!ctx_.head)
+        out_.append(body);
+}
+
+void write_error(response_writer& w, unsigned status, std::string_view extra_headers)
+{
+    w.start(status);
+    w.buffer().append("Content-Type: text/plain; charset=utf-8\r\n");
+    w.buffer().append(extra_headers);
+    const std::string_view reason = reason_phrase(status);
+    char body[64];
+    const std::size_t n = std::min(reason.size(), sizeof body - 1);
+    std::memcpy(body, reason.data(), n);
+    body[n] = '\n';
+    w.finish({body, n + 1});
+}
+
+} // namespace ringfork::http

@@ -1,0 +1,76 @@
+// HTTP/1.1 response heads: status lines, the cached Date header, and a writer that
+// appends a whole response to a connection's output buffer without allocating per request.
+// Owns wire format; leaves what to answer to the handlers.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <string_view>
+
+#include "net/byte_buffer.hpp"
+
+namespace ringfork::http {
+
+/// Reason phrase for a status code ("Not Found"); "Unknown" for unlisted codes.
+[[nodiscard]] std::string_view reason_phrase(unsigned status) noexcept;
+
+/// "Date: <IMF-fixdate>\r\n", formatted at most once per second.
+class date_cache {
+public:
+    /// Re-formats when the second has changed. Cheap enough to call every loop turn.
+    void update(std::time_t now) noexcept;
+    /// The whole header line including CRLF.
+    [[nodiscard]] std::string_view line() const noexcept { return {line_, line_len_}; }
+
+private:
+    std::time_t second_ = -1;
+    char line_[48] = {};
+    std::size_t line_len_ = 0;
+};
+
+/// Formats `t` as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") into `out` (29 bytes).
+void format_http_date(std::time_t t, char out[29]) noexcept;
+
+/// What a response depends on from its request.
+struct response_context {
+    int version_minor = 1;   ///< Status line speaks the request's version.
+    bool keep_alive = true;  ///< False adds "Connection: close"; the caller closes after sending.
+    bool head = false;       ///< HEAD: the head is written, the body is not.
+};
+
+/// Appends one response to `out`: status line, Server, Date, then the caller's headers,
+/// then Content-Length and Connection, then the body. Call in that order.
+class response_writer {
+public:
+    response_writer(net::byte_buffer& out, const date_cache& date, const response_context& ctx) noexcept
+        : out_(out), date_(date), ctx_(ctx)
+    {
+    }
+
+    /// Status line and the headers every response carries.
+    void start(unsigned status);
+    /// One header line; `value` must not contain CR or LF (handlers pass trusted values).
+    void header(std::string_view name, std::string_view value);
+    /// Content-Length, Connection, the blank line and (unless HEAD) the body.
+    void finish(std::string_view body);
+    /// For bodies sent separately: writes Content-Length: `length` and ends the head.
+    void finish_head(std::uint64_t length);
+
+    [[nodiscard]] const response_context& context() const noexcept { return ctx_; }
+    /// The status passed to start(), 0 before.
+    [[nodiscard]] unsigned status() const noexcept { return status_; }
+    /// The buffer written to, for handlers that append a body in pieces after finish_head().
+    [[nodiscard]] net::byte_buffer& buffer() noexcept { return out_; }
+
+private:
+    net::byte_buffer& out_;
+    const date_cache& date_;
+    response_context ctx_;
+    unsigned status_ = 0;
+};
+
+/// A complete error response ("400 Bad Request" with a short text body); `extra_headers`
+/// are whole lines ("Allow: GET\r\n"). The context decides Connection and HEAD.
+void write_error(response_writer& w, unsigned status, std::string_view extra_headers = {});
+
+} // namespace ringfork::http

@@ -1,0 +1,28 @@
+// Listening and accepted TCP sockets: creation and the options the server relies on.
+// Owns socket set-up; leaves accepting and I/O to the worker's ring.
+#pragma once
+
+#include <string>
+
+#include "net/address.hpp"
+#include "net/fd.hpp"
+
+namespace ringfork::net {
+
+struct listen_options {
+    bool reuseport = true; ///< SO_REUSEPORT, so every worker slot gets its own queue.
+    int backlog = 4096;
+};
+
+/// Creates, configures, binds and listens. TCP_NODELAY is set on the listener, which
+/// Linux copies to every accepted socket, so accepting costs no extra system call. On failure returns an empty fd and sets
+/// `error` to one line naming the call, the address and the errno.
+[[nodiscard]] unique_fd make_listener(const address& addr, const listen_options& opts, std::string& error);
+
+
+/// Binds and listens on `addr` without SO_REUSEPORT and closes again, so an address held
+/// by any other socket, even another reuseport group of the same user, is reported as
+/// in use before the server's own reuseport sockets join it. Sets `error` when not free.
+[[nodiscard]] bool port_is_free(const address& addr, std::string& error);
+
+} // namespace ringfork::net
