@@ -1,0 +1,50 @@
+// The master <-> worker channel protocol: fixed-size, versioned plain structs sent whole
+// over one SOCK_SEQPACKET socketpair per slot. Owns the wire layout; leaves what to do
+// with a message to each side.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "ipc/stats.hpp"
+
+namespace ringfork::ipc {
+
+inline constexpr std::uint16_t protocol_version = 1;
+
+enum class msg_type : std::uint8_t {
+    // worker -> master
+    ready = 1,     ///< Ring created, accept armed: the slot is serving.
+    heartbeat = 2, ///< Periodic; carries a stats snapshot too.
+    stats = 3,     ///< Final snapshot, sent when the worker stops accepting or exits.
+    drained = 4,   ///< No connections left; the worker is about to exit 0.
+    // master -> worker
+    drain = 16,       ///< Stop accepting, finish in-flight work, close, exit.
+    reopen_logs = 17, ///< Reopen log files (USR1).
+};
+
+/// Every message has this shape; unused fields are zero.
+struct message {
+    std::uint16_t version = protocol_version;
+    msg_type type = msg_type::heartbeat;
+    std::uint8_t reserved = 0;
+    std::uint32_t slot = 0;
+    std::uint32_t generation = 0;
+    std::int32_t pid = 0;
+    worker_stats stats{}; ///< Cumulative since the worker started (ready, heartbeat, stats, drained).
+};
+
+static_assert(std::is_trivially_copyable_v<message>);
+static_assert(std::is_standard_layout_v<message>);
+
+/// Sends one message; returns 0 or -errno. Never blocks longer than the socket allows.
+[[nodiscard]] int send_message(int fd, const message& m) noexcept;
+
+/// Receives one message; returns 1 on success, 0 on EOF, -errno on error, -EPROTO for a
+/// message of the wrong size or version.
+[[nodiscard]] int recv_message(int fd, message& m) noexcept;
+
+/// Checks a received datagram's size and version.
+[[nodiscard]] bool valid_message(const void* data, long size) noexcept;
+
+} // namespace ringfork::ipc

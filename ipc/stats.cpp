@@ -1,0 +1,60 @@
+// Stats snapshot arithmetic.
+#include "ipc/stats.hpp"
+
+#include <algorithm>
+#include <bit>
+
+namespace ringfork::ipc {
+
+void latency_histogram::record(std::uint64_t us) noexcept
+{
+    const std::size_t bucket = std::min<std::size_t>(std::bit_width(us), latency_buckets - 1);
+    ++counts[bucket];
+    max_us = std::max(max_us, us);
+}
+
+void latency_histogram::merge(const latency_histogram& other) noexcept
+{
+    for (std::size_t i = 0; i < latency_buckets; ++i)
+        counts[i] += other.counts[i];
+    max_us = std::max(max_us, other.max_us);
+}
+
+std::uint64_t latency_histogram::total() const noexcept
+{
+    std::uint64_t n = 0;
+    for (auto c : counts)
+        n += c;
+    return n;
+}
+
+std::uint64_t latency_histogram::quantile(double q) const noexcept
+{
+    const std::uint64_t n = total();
+    if (n == 0)
+        return 0;
+    const auto rank = static_cast<std::uint64_t>(q * static_cast<double>(n - 1)) + 1;
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < latency_buckets; ++i) {
+        seen += counts[i];
+        if (seen >= rank)
+            return std::min<std::uint64_t>(std::uint64_t(1) << i, max_us);
+    }
+    return max_us;
+}
+
+void worker_stats::merge(const worker_stats& o) noexcept
+{
+    requests += o.requests;
+    for (std::size_t i = 0; i < responses_by_class.size(); ++i)
+        responses_by_class[i] += o.responses_by_class[i];
+    bytes_in += o.bytes_in;
+    bytes_out += o.bytes_out;
+    connections_accepted += o.connections_accepted;
+    parse_errors += o.parse_errors;
+    timeouts += o.timeouts;
+    connections_open += o.connections_open;
+    latency.merge(o.latency);
+}
+
+} // namespace ringfork::ipc
