@@ -1,0 +1,36 @@
+// One accepted connection as the ring loop sees it: its socket, what is in flight on it,
+// its output and its HTTP session. Owns per-connection state; leaves I/O to the loop.
+#pragma once
+
+#include <cstdint>
+
+#include "net/byte_buffer.hpp"
+#include "worker/http_session.hpp"
+
+namespace ringfork::worker {
+
+/// Why a connection's single deadline is set.
+enum class deadline_kind : std::uint8_t { none, idle, header, body, send, linger };
+
+struct connection {
+    int fd = -1;
+    std::uint32_t generation = 0;
+    bool recv_armed = false;     ///< A multishot recv is outstanding.
+    bool send_inflight = false;  ///< At most one send at a time.
+    bool close_after_send = false;
+    bool lingering = false;      ///< Write side shut; discarding input until EOF or deadline.
+    bool closing = false;        ///< Close decided; waiting for outstanding ops to complete.
+    bool peer_eof = false;
+    bool queued = false;         ///< On the loop's flush list this turn.
+    bool rearm_recv = false;     ///< Multishot recv ended (e.g. ENOBUFS); re-arm this turn.
+    deadline_kind deadline = deadline_kind::none;
+    std::uint32_t responses_in_send = 0; ///< Responses carried by the send in flight.
+    std::uint64_t arrived_us = 0;        ///< When the oldest unsent response's request arrived.
+    net::byte_buffer out;
+    http_session session;
+
+    [[nodiscard]] bool in_use() const noexcept { return fd >= 0; }
+    [[nodiscard]] bool ops_pending() const noexcept { return recv_armed || send_inflight; }
+};
+
+} // namespace ringfork::worker

@@ -1,0 +1,38 @@
+// Built-in demo endpoints.
+#include "worker/demo.hpp"
+
+namespace ringfork::worker {
+
+void plaintext_handler::handle(const request_view&, http::response_writer& w)
+{
+    w.start(200);
+    w.header("Content-Type", "text/plain");
+    w.finish("Hello, World!");
+}
+
+void json_handler::handle(const request_view&, http::response_writer& w)
+{
+    w.start(200);
+    w.header("Content-Type", "application/json");
+    w.finish(R"({"message":"Hello, World!"})");
+}
+
+void welcome_handler::handle(const request_view&, http::response_writer& w)
+{
+    static constexpr std::string_view page = R"(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ringfork</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:3em auto;padding:0 1em;color:#222}
+code{background:#f3f3f3;padding:.1em .3em;border-radius:3px}</style></head>
+<body><h1>ringfork is running</h1>
+<p>A prefork HTTP/1.1 server: one master process, one io_uring worker per core, one shared port.</p>
+<ul><li><a href="/plaintext"><code>GET /plaintext</code></a> &mdash; Hello, World!</li>
+<li><a href="/json"><code>GET /json</code></a> &mdash; a small JSON document</li></ul>
+<p>Serve a directory with <code>ringfork --root DIR</code>; see <code>ringfork --help</code>.</p>
+</body></html>
+)";
+    w.start(200);
+    w.header("Content-Type", "text/html; charset=utf-8");
+    w.finish(page);
+}
+
+} // namespace ringfork::worker

@@ -1,0 +1,175 @@
+// One connection's HTTP/1.1 state machine.
+#include "worker/http_session.hpp"
+
+#include <cstring>
+
+namespace ringfork::worker {
+
+namespace {
+
+constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+
+http::response_context context_for(const http::request& req, const session_env& env)
+{
+    return {req.version_minor, req.keep_alive && !env.draining, req.verb == http::method::head};
+}
+
+} // namespace
+
+http_session::verdict http_session::on_data(std::span<char> data, net::byte_buffer& out, session_env& env,
+                                            std::uint64_t now_ms)
+{
+    if (closed_)
+        return verdict::close_after_send; // input after a close decision is discarded
+    if (!data.empty())
+        progress_ms_ = now_ms;
+    if (in_.empty()) {
+        // Fast path: whole requests are handled straight from the receive buffer; only a
+        // partial tail is copied.
+        const std::size_t used = process(data, out, env, now_ms);
+        if (!closed_ && used < data.size()) {
+            started_ms_ = now_ms;
+            in_.append(data.data() + used, data.size() - used);
+        }
+    } else {
+        in_.append(data.data(), data.size());
+        const std::size_t used = process({in_.data(), in_.size()}, out, env, now_ms);
+        in_.consume(used);
+        if (used > 0 && !in_.empty())
+            started_ms_ = now_ms;
+    }
+    if (closed_) {
+        in_.release();
+        return verdict::close_after_send;
+    }
+    return verdict::keep_open;
+}
+
+std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, session_env& env,
+                                  std::uint64_t now_ms)
+{
+    std::size_t pos = 0;
+    http::request req;
+    while (pos < buf.size() && !closed_ && out.size() < output_high_water) {
+        const std::span<char> rest = buf.subspan(pos);
+        const http::parse_result r = http::parse_request(rest, req, env.settings.limits);
+        if (r.state == http::parse_status::need_more)
+            break;
+        if (r.state == http::parse_status::error) {
+            ++env.stats.parse_errors;
+            fail(r.status, out, env, req.version_minor);
+            break;
+        }
+        const std::size_t head = r.consumed;
+        if (req.framing == http::body_framing::none) {
+            dispatch(req, {}, out, env);
+            pos += head;
+            continue;
+        }
+        if (req.framing == http::body_framing::content_length) {
+            const std::uint64_t length = req.content_length;
+            if (rest.size() - head < length) {
+                in_body_ = true;
+                if (req.expect_continue && !continue_sent_ && req.version_minor == 1) {
+                    out.append(continue_line);
+                    continue_sent_ = true;
+                }
+                break;
+            }
+            dispatch(req, rest.subspan(head, length), out, env);
+            pos += head + length;
+            reset_body();
+            continue;
+        }
+        // Chunked: decode in place right after the head; progress survives partial input
+        // because the request always starts at the front of the buffer it is parsed from.
+        in_body_ = true;
+        if (req.expect_continue && !continue_sent_ && req.version_minor == 1 && rest.size() == head) {
+            out.append(continue_line);
+            continue_sent_ = true;
+        }
+        if (body_raw_ == 0 && body_decoded_ == 0)
+            chunked_ = http::chunked_decoder(env.settings.limits.max_body);
+        const std::span<char> raw = rest.subspan(head + body_raw_);
+        const std::span<char> dst = rest.subspan(head + body_decoded_);
+        const auto step = chunked_.feed(raw, dst);
+        body_raw_ += step.consumed;
+        body_decoded_ += step.produced;
+        if (step.error_status) {
+            ++env.stats.parse_errors;
+            fail(step.error_status, out, env, req.version_minor);
+            break;
+        }
+        if (!step.done)
+            break;
+        dispatch(req, rest.subspan(head, body_decoded_), out, env);
+        pos += head + body_raw_;
+        reset_body();
+    }
+    (void)now_ms;
+    return closed_ ? buf.size() : pos;
+}
+
+void http_session::reset_body() noexcept
+{
+    in_body_ = false;
+    continue_sent_ = false;
+    body_raw_ = 0;
+    body_decoded_ = 0;
+}
+
+void http_session::dispatch(const http::request& req, std::span<const char> body, net::byte_buffer& out,
+                            session_env& env)
+{
+    ++env.stats.requests;
+    http::response_writer w(out, env.date, context_for(req, env));
+    if (!w.context().keep_alive)
+        closed_ = true;
+    if (req.verb == http::method::other) {
+        http::write_error(w, 501);
+    } else if (req.path == "*") {
+        // OPTIONS * asks about the server as a whole.
+        w.start(200);
+        w.header("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
+        w.finish({});
+    } else {
+        if (env.scratch.size() < req.path.size())
+            env.scratch.resize(req.path.size());
+        const long n = http::normalize_path(req.path, {env.scratch.data(), req.path.size()});
+        const router::route* route = n < 0 ? nullptr : env.routes.find({env.scratch.data(), std::size_t(n)});
+        if (n < 0) {
+            http::write_error(w, 400);
+        } else if (!route) {
+            http::write_error(w, 404);
+        } else if (!(route->allowed & bit(req.verb))) {
+            std::string allow = "Allow: " + route->allow + "\r\n";
+            http::write_error(w, 405, allow);
+        } else {
+            route->target->handle({req, {env.scratch.data(), std::size_t(n)}, body}, w);
+        }
+    }
+    env.stats.count_response(w.status());
+}
+
+void http_session::fail(unsigned status, net::byte_buffer& out, session_env& env, int version_minor)
+{
+    http::response_writer w(out, env.date, {version_minor == 0 ? 0 : 1, false, false});
+    http::write_error(w, status);
+    env.stats.count_response(status);
+    closed_ = true;
+}
+
+void http_session::timeout(net::byte_buffer& out, session_env& env)
+{
+    ++env.stats.timeouts;
+    fail(408, out, env, 1);
+    in_.release();
+}
+
+void http_session::trim() noexcept
+{
+    if (in_.empty())
+        in_.release();
+}
+
+} // namespace ringfork::worker

@@ -1,0 +1,631 @@
+// The worker's io_uring loop.
+//
+// One turn: queue sends for every connection that produced output, publish recycled
+// receive buffers, submit and wait once (bounded by the next timer tick), then handle
+// every completion, then advance the timer wheel. Handlers only prepare SQEs.
+#include "worker/loop.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+
+#include "net/error.hpp"
+#include "net/log.hpp"
+
+namespace ringfork::worker {
+
+namespace {
+
+constexpr std::uint16_t buffer_group = 1;
+constexpr unsigned ring_entries = 1024;
+constexpr std::uint64_t linger_ms = 2000;        ///< Half-closed connection's wait for the peer's FIN.
+constexpr std::uint64_t balance_recheck_ms = 5;  ///< How soon a paused shared-mode worker looks again.
+constexpr std::uint64_t window_ms = 1000;        ///< Accept-share window length.
+constexpr std::size_t spare_out_max = 1024;       ///< Pooled output blocks kept for reuse.
+constexpr std::size_t spare_block_max = 64 * 1024;
+constexpr std::size_t held_input_max = 64 * 1024; ///< Input held back beyond the limits' own bounds.
+
+std::uint64_t monotonic_us() noexcept
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::uint64_t(ts.tv_sec) * 1'000'000 + std::uint64_t(ts.tv_nsec) / 1000;
+}
+
+std::uint64_t ud(net::op kind, std::uint32_t index = 0, std::uint32_t generation = 0) noexcept
+{
+    return net::user_data{kind, index, generation}.encode();
+}
+
+} // namespace
+
+loop::loop(const ipc::worker_start& start, const router& routes, std::string& error)
+    : start_(start), settings_(*start.settings), routes_(routes), timers_(monotonic_us() / 1000),
+      env_{routes, date_, settings_, stats_, scratch_, false}
+{
+    now_us_ = monotonic_us();
+    now_ms_ = now_us_ / 1000;
+    date_.update(std::time(nullptr));
+    ring_ = net::ring::create(ring_entries, error);
+    if (!ring_)
+        return;
+    const auto& f = ring_.features();
+    if (!f.recv_multishot || !f.accept_multishot || !f.buf_ring) {
+        error = "kernel lacks io_uring multishot accept/recv or buffer rings (Linux 6.0 or newer is needed): " +
+                f.describe();
+        ring_ = net::ring();
+        return;
+    }
+    buffers_ = net::buffer_ring::create(ring_, buffer_group, settings_.buffer_count, settings_.buffer_size, error);
+    if (!error.empty()) {
+        ring_ = net::ring();
+        return;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU})
+        sigaddset(&set, s);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    signal_fd_.reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signal_fd_) {
+        error = net::sys_error("signalfd", "worker", errno);
+        ring_ = net::ring();
+        return;
+    }
+    for (int fd : start.listen_fds)
+        listeners_.push_back({fd, false});
+    conns_.reserve(std::min<std::size_t>(settings_.max_connections, 4096));
+}
+
+int loop::run()
+{
+    for (std::uint32_t i = 0; i < listeners_.size(); ++i)
+        arm_accept(i);
+    arm_signal();
+    arm_channel();
+    io_uring_submit(ring_.get());
+    if (start_.share) {
+        start_.share->slots[start_.slot].live.store(1, std::memory_order_relaxed);
+        window_.reset(*start_.share, ipc::max_slots);
+    }
+    send_to_master(ipc::msg_type::ready);
+    next_stats_ms_ = now_ms_ + settings_.stats_interval_ms;
+    next_window_ms_ = now_ms_ + window_ms;
+
+    for (;;) {
+        flush();
+        buffers_.publish();
+        if (stop_now_ || (draining_ && open_ == 0))
+            break;
+        __kernel_timespec ts = wait_time();
+        io_uring_cqe* cqe = nullptr;
+        const int rc = io_uring_submit_and_wait_timeout(ring_.get(), &cqe, 1, &ts, nullptr);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
+            net::log::error("{}", net::sys_error("io_uring_submit_and_wait_timeout", "worker ring", -rc));
+        now_us_ = monotonic_us();
+        now_ms_ = now_us_ / 1000;
+        unsigned head = 0, seen = 0;
+        io_uring_for_each_cqe(ring_.get(), head, cqe)
+        {
+            handle(*cqe);
+            ++seen;
+        }
+        io_uring_cq_advance(ring_.get(), seen);
+        tick();
+    }
+    if (start_.share)
+        start_.share->slots[start_.slot].live.store(0, std::memory_order_relaxed);
+    io_uring_submit(ring_.get()); // closes queued in the last turn
+    stats_.connections_open = open_;
+    send_to_master(draining_ && open_ == 0 ? ipc::msg_type::drained : ipc::msg_type::stats);
+    return 0;
+}
+
+// Every completion is decoded here, once; each operation has one handler.
+void loop::handle(const io_uring_cqe& cqe)
+{
+    const net::user_data u = net::user_data::decode(cqe.user_data);
+    switch (u.kind) {
+    case net::op::accept:
+        on_accept(u.index, cqe);
+        return;
+    case net::op::recv:
+    case net::op::send: {
+        connection* c = u.index < conns_.size() ? &conns_[u.index] : nullptr;
+        if (!c || !c->in_use() || (c->generation & net::user_data::generation_mask) != u.generation) {
+            // A completion for a connection already gone can still carry a buffer.
+            if (cqe.flags & IORING_CQE_F_BUFFER)
+                buffers_.recycle(static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+            return;
+        }
+        if (u.kind == net::op::recv)
+            on_recv(*c, u.index, cqe);
+        else
+            on_send(*c, u.index, cqe);
+        return;
+    }
+    case net::op::signal:
+        on_signal(cqe);
+        return;
+    case net::op::channel:
+        on_channel(cqe);
+        return;
+    case net::op::close:
+        if (cqe.res < 0)
+            net::log::error("{}", net::sys_error("close", "connection", -cqe.res));
+        return;
+    default:
+        return; // cancel and other bookkeeping completions carry nothing to act on
+    }
+}
+
+void loop::arm_accept(std::uint32_t index)
+{
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_multishot_accept(sqe, listeners_[index].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, ud(net::op::accept, index));
+    listeners_[index].armed = true;
+}
+
+// Accept: a multishot accept stays armed while CQEs carry IORING_CQE_F_MORE; when one
+// does not (error, cancel, overflow), it is re-armed unless accepting is paused.
+void loop::on_accept(std::uint32_t index, const io_uring_cqe& cqe)
+{
+    listener& l = listeners_[index];
+    if (!(cqe.flags & IORING_CQE_F_MORE))
+        l.armed = false;
+    if (cqe.res >= 0) {
+        if (draining_) {
+            ::close(cqe.res); // raced with the cancel; the master's socket keeps the queue
+        } else {
+            open_connection(cqe.res);
+            ++stats_.connections_accepted;
+            if (start_.share)
+                start_.share->slots[start_.slot].accepted.fetch_add(1, std::memory_order_relaxed);
+            if (open_ >= settings_.max_connections)
+                pause_accept(pause_reason::limit);
+            else if (start_.share && ipc::over_fair_share(*start_.share, ipc::max_slots, start_.slot, window_))
+                pause_accept(pause_reason::balance);
+        }
+    } else if (cqe.res == -EMFILE || cqe.res == -ENFILE || cqe.res == -ENOMEM || cqe.res == -ENOBUFS) {
+        net::log::error("{} (pausing accept)", net::sys_error("accept", fmt::format("fd={}", l.fd), -cqe.res));
+        pause_accept(pause_reason::error);
+    }
+    if (!l.armed && paused_ == pause_reason::none && !draining_)
+        arm_accept(index);
+}
+
+void loop::pause_accept(pause_reason why)
+{
+    if (paused_ == pause_reason::none)
+        for (std::uint32_t i = 0; i < listeners_.size(); ++i)
+            if (listeners_[i].armed) {
+                io_uring_sqe* sqe = ring_.sqe();
+                io_uring_prep_cancel64(sqe, ud(net::op::accept, i), 0);
+                io_uring_sqe_set_data64(sqe, ud(net::op::cancel));
+            }
+    paused_ = why;
+}
+
+void loop::maybe_resume_accept()
+{
+    if (draining_)
+        return;
+    switch (paused_) {
+    case pause_reason::none:
+        return;
+    case pause_reason::limit:
+        if (open_ >= settings_.max_connections - settings_.max_connections / 10 && open_ > 0)
+            return;
+        break;
+    case pause_reason::balance:
+        if (ipc::over_fair_share(*start_.share, ipc::max_slots, start_.slot, window_))
+            return;
+        break;
+    case pause_reason::error:
+        break;
+    }
+    paused_ = pause_reason::none;
+    for (std::uint32_t i = 0; i < listeners_.size(); ++i)
+        if (!listeners_[i].armed)
+            arm_accept(i);
+}
+
+std::uint32_t loop::open_connection(int fd)
+{
+    std::uint32_t index;
+    if (!free_.empty()) {
+        index = free_.back();
+        free_.pop_back();
+    } else {
+        index = static_cast<std::uint32_t>(conns_.size());
+        conns_.emplace_back();
+    }
+    connection& c = conns_[index];
+    const std::uint32_t generation = c.generation + 1;
+    c = connection{};
+    c.fd = fd;
+    c.generation = generation;
+    ++open_;
+    stats_.connections_open = open_;
+    if (start_.share)
+        start_.share->slots[start_.slot].open.store(open_, std::memory_order_relaxed);
+    arm_recv(c, index);
+    update_deadline(c, index);
+    return index;
+}
+
+void loop::arm_recv(connection& c, std::uint32_t index)
+{
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = buffer_group;
+    io_uring_sqe_set_data64(sqe, ud(net::op::recv, index, c.generation));
+    c.recv_armed = true;
+}
+
+// Receive: each CQE carries one provided buffer, recycled before this handler returns
+// (the session copies what it must keep). The multishot recv stays armed while CQEs
+// carry IORING_CQE_F_MORE; when one does not and the peer has not closed, it is re-armed
+// at the end of the turn, after recycled buffers are published (ENOBUFS ends it too).
+void loop::on_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
+{
+    if (!(cqe.flags & IORING_CQE_F_MORE))
+        c.recv_armed = false;
+    const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
+    const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+
+    if (cqe.res > 0) {
+        stats_.bytes_in += std::uint64_t(cqe.res);
+        if (!c.closing && !c.lingering) {
+            if (c.out.capacity() == 0 && !spare_out_.empty()) {
+                c.out = std::move(spare_out_.back());
+                spare_out_.pop_back();
+            }
+            const std::uint64_t before = stats_.requests + stats_.parse_errors;
+            const auto verdict =
+                c.session.on_data({buffers_.data(bid), std::size_t(cqe.res)}, c.out, env_, now_ms_);
+            c.responses_in_send += static_cast<std::uint32_t>(stats_.requests + stats_.parse_errors - before);
+            if (verdict == http_session::verdict::close_after_send)
+                c.close_after_send = true;
+            if (!c.out.empty() && c.arrived_us == 0)
+                c.arrived_us = now_us_;
+            if (c.session.buffered() > held_input_max + settings_.limits.max_header_bytes + settings_.limits.max_body)
+                begin_close(c, index, false); // pipelining without reading, beyond every bound
+            else if (!c.out.empty())
+                queue_flush(c, index);
+            else if (c.close_after_send && !c.send_inflight)
+                begin_close(c, index, true);
+        }
+        if (has_buffer)
+            buffers_.recycle(bid);
+        if (!c.recv_armed && !c.closing) {
+            c.rearm_recv = true;
+            queue_flush(c, index);
+        }
+    } else {
+        if (has_buffer)
+            buffers_.recycle(bid);
+        if (cqe.res == -ENOBUFS && !c.closing) {
+            c.rearm_recv = true;
+            queue_flush(c, index);
+        } else if (cqe.res == 0) {
+            // The peer finished sending: answer what it asked, then close.
+            c.peer_eof = true;
+            if (c.lingering || (c.out.empty() && !c.send_inflight))
+                begin_close(c, index, false);
+            else
+                c.close_after_send = true;
+        } else if (cqe.res != -ECANCELED || !c.closing) {
+            begin_close(c, index, false);
+        }
+    }
+    finish_close_if_done(c, index);
+    update_deadline(c, index);
+}
+
+void loop::queue_flush(connection& c, std::uint32_t index)
+{
+    if (!c.queued) {
+        c.queued = true;
+        flush_list_.push_back(index);
+    }
+}
+
+// Every connection that produced output this turn gets one send carrying all of it.
+void loop::flush()
+{
+    for (std::uint32_t index : flush_list_) {
+        connection& c = conns_[index];
+        c.queued = false;
+        if (!c.in_use() || c.closing)
+            continue;
+        if (c.rearm_recv && !c.recv_armed && !c.peer_eof) {
+            arm_recv(c, index);
+            c.rearm_recv = false;
+        }
+        if (!c.send_inflight && !c.out.empty()) {
+            io_uring_sqe* sqe = ring_.sqe();
+            io_uring_prep_send(sqe, c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+            io_uring_sqe_set_data64(sqe, ud(net::op::send, index, c.generation));
+            c.send_inflight = true;
+            update_deadline(c, index);
+        }
+    }
+    flush_list_.clear();
+}
+
+// Send: at most one in flight per connection; a short send leaves the rest in `out` for
+// the next turn. When everything is out, the block returns to the spare pool.
+void loop::on_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
+{
+    c.send_inflight = false;
+    if (cqe.res < 0) {
+        begin_close(c, index, false);
+        finish_close_if_done(c, index);
+        return;
+    }
+    stats_.bytes_out += std::uint64_t(cqe.res);
+    c.out.consume(std::size_t(cqe.res));
+    if (!c.out.empty()) {
+        queue_flush(c, index);
+    } else {
+        const std::uint64_t took = now_us_ - c.arrived_us;
+        for (std::uint32_t i = 0; i < c.responses_in_send; ++i)
+            stats_.latency.record(took);
+        c.responses_in_send = 0;
+        c.arrived_us = 0;
+        if (c.session.mid_request() && !c.closing && !c.session.closed()) {
+            // Input held back while output was over the high-water mark.
+            const std::uint64_t before = stats_.requests + stats_.parse_errors;
+            if (c.session.resume(c.out, env_, now_ms_) == http_session::verdict::close_after_send)
+                c.close_after_send = true;
+            c.responses_in_send += static_cast<std::uint32_t>(stats_.requests + stats_.parse_errors - before);
+            if (!c.out.empty()) {
+                c.arrived_us = now_us_;
+                queue_flush(c, index);
+            }
+        }
+        if (c.out.empty()) {
+            if (c.out.capacity() <= spare_block_max && spare_out_.size() < spare_out_max) {
+                c.out.clear();
+                spare_out_.push_back(std::move(c.out));
+            }
+            c.out.release();
+            c.session.trim();
+            if (c.close_after_send)
+                begin_close(c, index, !c.peer_eof);
+        }
+    }
+    finish_close_if_done(c, index);
+    update_deadline(c, index);
+}
+
+// Closing. Graceful: shut the write side so the last response is delivered whole, and
+// keep reading (discarding) until the peer's FIN or the linger deadline, so unread input
+// never turns the close into a reset. Otherwise: cancel what is outstanding on the socket
+// and close once every operation has completed, so no buffer is freed under the kernel.
+void loop::begin_close(connection& c, std::uint32_t index, bool graceful)
+{
+    if (c.closing)
+        return;
+    if (graceful && !c.peer_eof) {
+        if (!c.lingering) {
+            ::shutdown(c.fd, SHUT_WR);
+            c.lingering = true;
+            c.deadline = deadline_kind::linger;
+            timers_.set(index, now_ms_ + linger_ms);
+            if (!c.recv_armed) {
+                c.rearm_recv = true;
+                queue_flush(c, index);
+            }
+        }
+        return;
+    }
+    c.closing = true;
+    if (c.ops_pending()) {
+        io_uring_sqe* sqe = ring_.sqe();
+        io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data64(sqe, ud(net::op::cancel));
+    }
+}
+
+void loop::finish_close_if_done(connection& c, std::uint32_t index)
+{
+    if (!c.closing || c.ops_pending())
+        return;
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_close(sqe, c.fd);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, ud(net::op::close, index));
+    timers_.cancel(index);
+    c.out.release();
+    c.session = http_session{};
+    c.fd = -1;
+    c.deadline = deadline_kind::none;
+    free_.push_back(index);
+    --open_;
+    stats_.connections_open = open_;
+    if (start_.share)
+        start_.share->slots[start_.slot].open.store(open_, std::memory_order_relaxed);
+    if (paused_ == pause_reason::limit)
+        maybe_resume_accept();
+}
+
+// One deadline per connection, chosen from its state. The header deadline counts from a
+// request's first byte and never resets on later bytes (slowloris); idle and send
+// deadlines move with progress.
+void loop::update_deadline(connection& c, std::uint32_t index)
+{
+    if (!c.in_use() || c.closing) {
+        timers_.cancel(index);
+        return;
+    }
+    if (c.lingering)
+        return; // set once when lingering began
+    std::uint64_t at;
+    if (c.send_inflight || !c.out.empty()) {
+        c.deadline = deadline_kind::send;
+        at = now_ms_ + settings_.send_timeout_ms;
+    } else if (c.session.in_body()) {
+        c.deadline = deadline_kind::body;
+        at = c.session.last_progress_ms() + settings_.body_timeout_ms;
+    } else if (c.session.mid_request()) {
+        c.deadline = deadline_kind::header;
+        at = c.session.request_started_ms() + settings_.header_timeout_ms;
+    } else {
+        c.deadline = deadline_kind::idle;
+        at = now_ms_ + (draining_ ? settings_.drain_idle_ms : settings_.idle_timeout_ms);
+    }
+    timers_.set(index, at);
+}
+
+void loop::on_deadline(std::uint32_t index)
+{
+    connection& c = conns_[index];
+    if (!c.in_use() || c.closing)
+        return;
+    switch (c.deadline) {
+    case deadline_kind::header:
+    case deadline_kind::body:
+        if (!c.send_inflight && c.out.empty()) {
+            if (c.out.capacity() == 0 && !spare_out_.empty()) {
+                c.out = std::move(spare_out_.back());
+                spare_out_.pop_back();
+            }
+            c.session.timeout(c.out, env_);
+            c.close_after_send = true;
+            c.arrived_us = now_us_;
+            queue_flush(c, index);
+            update_deadline(c, index);
+            return;
+        }
+        break;
+    case deadline_kind::send:
+        ++stats_.timeouts;
+        break;
+    default:
+        break;
+    }
+    begin_close(c, index, false);
+    finish_close_if_done(c, index);
+}
+
+void loop::arm_signal()
+{
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_read(sqe, signal_fd_.get(), &siginfo_, sizeof siginfo_, 0);
+    io_uring_sqe_set_data64(sqe, ud(net::op::signal));
+}
+
+void loop::on_signal(const io_uring_cqe& cqe)
+{
+    if (cqe.res == static_cast<int>(sizeof siginfo_)) {
+        switch (siginfo_.ssi_signo) {
+        case SIGTERM:
+        case SIGQUIT:
+            start_drain();
+            break;
+        case SIGINT:
+            stop_now_ = true;
+            break;
+        default:
+            break; // the master acts on the rest
+        }
+    }
+    arm_signal();
+}
+
+void loop::arm_channel()
+{
+    if (start_.channel_fd < 0 || !channel_alive_)
+        return;
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_recv(sqe, start_.channel_fd, &inbox_, sizeof inbox_, 0);
+    io_uring_sqe_set_data64(sqe, ud(net::op::channel));
+}
+
+void loop::on_channel(const io_uring_cqe& cqe)
+{
+    if (cqe.res <= 0) {
+        // The master is gone (or the channel broke): nobody supervises this worker any more.
+        channel_alive_ = false;
+        stop_now_ = true;
+        return;
+    }
+    if (ipc::valid_message(&inbox_, cqe.res)) {
+        switch (inbox_.type) {
+        case ipc::msg_type::drain:
+            start_drain();
+            break;
+        default:
+            break;
+        }
+    }
+    arm_channel();
+}
+
+void loop::start_drain()
+{
+    if (draining_)
+        return;
+    draining_ = true;
+    env_.draining = true;
+    pause_accept(pause_reason::none);
+    if (start_.share)
+        start_.share->slots[start_.slot].live.store(0, std::memory_order_relaxed);
+    // Idle connections get a short last chance for a request already on its way; busy
+    // ones answer their next response with Connection: close.
+    for (std::uint32_t i = 0; i < conns_.size(); ++i)
+        if (conns_[i].in_use() && !conns_[i].closing)
+            update_deadline(conns_[i], i);
+}
+
+void loop::send_to_master(ipc::msg_type type)
+{
+    if (start_.channel_fd < 0 || !channel_alive_)
+        return;
+    ipc::message m;
+    m.type = type;
+    m.slot = start_.slot;
+    m.generation = start_.generation;
+    m.pid = getpid();
+    m.stats = stats_;
+    (void)ipc::send_message(start_.channel_fd, m); // a full channel only delays a snapshot
+}
+
+void loop::tick()
+{
+    date_.update(std::time(nullptr));
+    timers_.advance(now_ms_, [this](std::uint32_t index) { on_deadline(index); });
+    if (start_.share && now_ms_ >= next_window_ms_) {
+        window_.reset(*start_.share, ipc::max_slots);
+        next_window_ms_ = now_ms_ + window_ms;
+    }
+    if (paused_ != pause_reason::none)
+        maybe_resume_accept();
+    if (now_ms_ >= next_stats_ms_) {
+        send_to_master(ipc::msg_type::heartbeat);
+        next_stats_ms_ = now_ms_ + settings_.stats_interval_ms;
+    }
+}
+
+__kernel_timespec loop::wait_time() const noexcept
+{
+    std::uint64_t wait = next_stats_ms_ > now_ms_ ? next_stats_ms_ - now_ms_ : 0;
+    if (const long t = timers_.next_wait_ms(now_ms_); t >= 0)
+        wait = std::min<std::uint64_t>(wait, std::uint64_t(t));
+    if (paused_ != pause_reason::none)
+        wait = std::min(wait, balance_recheck_ms);
+    __kernel_timespec ts{};
+    ts.tv_sec = static_cast<long long>(wait / 1000);
+    ts.tv_nsec = static_cast<long long>((wait % 1000) * 1'000'000);
+    return ts;
+}
+
+} // namespace ringfork::worker

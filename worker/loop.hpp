@@ -1,0 +1,103 @@
+// The worker's io_uring loop: accept, receive, send, timers, signals and the master channel,
+// decoded from user_data in one place with one handler per operation.
+// Owns the ring, connections and drain; leaves HTTP to http_session and routing to router.
+#pragma once
+
+#include <sys/signalfd.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ipc/accept_share.hpp"
+#include "ipc/messages.hpp"
+#include "ipc/worker_start.hpp"
+#include "net/http_response.hpp"
+#include "net/fd.hpp"
+#include "net/ring.hpp"
+#include "net/user_data.hpp"
+#include "worker/connection.hpp"
+#include "worker/router.hpp"
+#include "worker/timer_wheel.hpp"
+
+namespace ringfork::worker {
+
+class loop {
+public:
+    /// Sets up the ring, the buffer ring and the signal fd; `error` on failure.
+    loop(const ipc::worker_start& start, const router& routes, std::string& error);
+
+    /// Serves until drained or stopped; returns the process exit code.
+    int run();
+    /// What the kernel probe found.
+    [[nodiscard]] const net::ring_features& features() const noexcept { return ring_.features(); }
+
+private:
+    struct listener {
+        int fd = -1;
+        bool armed = false;
+    };
+    enum class pause_reason : std::uint8_t { none, limit, balance, error };
+
+    // One handler per operation, dispatched from handle().
+    void handle(const io_uring_cqe& cqe);
+    void on_accept(std::uint32_t index, const io_uring_cqe& cqe);
+    void on_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
+    void on_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
+    void on_signal(const io_uring_cqe& cqe);
+    void on_channel(const io_uring_cqe& cqe);
+
+    void arm_accept(std::uint32_t index);
+    void arm_recv(connection& c, std::uint32_t index);
+    void arm_signal();
+    void arm_channel();
+    void pause_accept(pause_reason why);
+    void maybe_resume_accept();
+
+    std::uint32_t open_connection(int fd);
+    void queue_flush(connection& c, std::uint32_t index);
+    void flush();
+    void begin_close(connection& c, std::uint32_t index, bool graceful);
+    void finish_close_if_done(connection& c, std::uint32_t index);
+    void update_deadline(connection& c, std::uint32_t index);
+    void on_deadline(std::uint32_t index);
+
+    void start_drain();
+    void send_to_master(ipc::msg_type type);
+    void tick();
+    [[nodiscard]] __kernel_timespec wait_time() const noexcept;
+
+    const ipc::worker_start& start_;
+    const ipc::worker_settings& settings_;
+    const router& routes_;
+    net::ring ring_;
+    net::buffer_ring buffers_;
+    net::unique_fd signal_fd_;
+    signalfd_siginfo siginfo_{};
+    ipc::message inbox_{};
+
+    std::vector<listener> listeners_;
+    std::vector<connection> conns_;
+    std::vector<std::uint32_t> free_;
+    std::vector<std::uint32_t> flush_list_;
+    std::vector<net::byte_buffer> spare_out_; ///< Output blocks of idle connections, reused.
+    timer_wheel timers_;
+    http::date_cache date_;
+    ipc::worker_stats stats_;
+    std::string scratch_;
+    session_env env_;
+    ipc::fair_share_window window_;
+
+    std::uint64_t now_ms_ = 0;
+    std::uint64_t now_us_ = 0;
+    std::uint64_t next_stats_ms_ = 0;
+    std::uint64_t next_window_ms_ = 0;
+    std::uint64_t drain_deadline_ms_ = 0;
+    std::uint32_t open_ = 0;
+    pause_reason paused_ = pause_reason::none;
+    bool draining_ = false;
+    bool stop_now_ = false;
+    bool channel_alive_ = true;
+};
+
+} // namespace ringfork::worker

@@ -1,0 +1,64 @@
+// Routing: a table from paths to handlers, and the handler interface every feature
+// (demo routes, static files, stats, tasks) plugs into. Owns matching and the 405/501
+// decision; leaves producing a response to the handler.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/http_parser.hpp"
+#include "net/http_response.hpp"
+
+namespace ringfork::worker {
+
+/// A set of methods, one bit per http::method.
+using method_mask = std::uint16_t;
+
+[[nodiscard]] constexpr method_mask bit(http::method m) noexcept { return method_mask(1u << unsigned(m)); }
+inline constexpr method_mask get_head = bit(http::method::get) | bit(http::method::head);
+
+/// A request as a handler sees it.
+struct request_view {
+    const http::request& head;
+    std::string_view path;        ///< Percent-decoded once, dot-segments removed.
+    std::span<const char> body;   ///< Decoded body (empty when none).
+};
+
+/// Produces one response synchronously into the writer.
+class handler {
+public:
+    virtual ~handler() = default;
+    /// Writes the whole response: w.start(status), headers, w.finish(body).
+    virtual void handle(const request_view& req, http::response_writer& w) = 0;
+};
+
+/// Exact and prefix routes, tried in that order; the longest prefix wins.
+class router {
+public:
+    struct route {
+        std::string path;     ///< Exact path, or prefix ending in '/'.
+        bool prefix = false;
+        method_mask allowed = get_head;
+        std::string allow;    ///< "GET, HEAD" for the 405 Allow header.
+        handler* target = nullptr;
+    };
+
+    /// Adds an exact route. `h` must outlive the router.
+    void add(std::string_view path, method_mask allowed, handler* h);
+    /// Adds a prefix route ("/" matches everything not matched otherwise).
+    void add_prefix(std::string_view prefix, method_mask allowed, handler* h);
+    /// The route for a normalised path, or null (404).
+    [[nodiscard]] const route* find(std::string_view path) const noexcept;
+    [[nodiscard]] bool empty() const noexcept { return routes_.empty(); }
+
+private:
+    std::vector<route> routes_;
+};
+
+/// "GET, HEAD, POST" for a mask.
+[[nodiscard]] std::string allow_header(method_mask m);
+
+} // namespace ringfork::worker

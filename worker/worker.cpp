@@ -1,0 +1,49 @@
+// Worker process entry: what a freshly forked child does before its loop runs.
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <string>
+
+#include "ipc/worker_start.hpp"
+#include "net/log.hpp"
+#include "worker/demo.hpp"
+#include "worker/loop.hpp"
+#include "worker/router.hpp"
+
+namespace ringfork::ipc {
+
+int run_worker(const worker_start& start)
+{
+    net::log::set_role(fmt::format("worker {}", start.slot));
+    // No orphans: the worker stops when the master dies, even by SIGKILL, and checks for
+    // the race where the master died before the prctl took effect.
+    prctl(PR_SET_PDEATHSIG, SIGINT);
+    if (getppid() != start.master_pid)
+        return 1;
+    std::signal(SIGPIPE, SIG_IGN);
+
+    const worker_settings& s = *start.settings;
+    worker::router routes;
+    worker::plaintext_handler plaintext;
+    worker::json_handler json;
+    worker::welcome_handler welcome;
+    if (s.demo) {
+        routes.add("/plaintext", worker::get_head, &plaintext);
+        routes.add("/json", worker::get_head, &json);
+    }
+    if (s.welcome)
+        routes.add("/", worker::get_head, &welcome);
+
+    std::string error;
+    worker::loop loop(start, routes, error);
+    if (!error.empty()) {
+        net::log::error("{}", error);
+        return 70; // EX_SOFTWARE: the master logs the exit and backs off
+    }
+    if (start.slot == 0 && start.generation == 1)
+        net::log::info("io_uring: {}", loop.features().describe());
+    return loop.run();
+}
+
+} // namespace ringfork::ipc
