@@ -1,0 +1,406 @@
+// The master process.
+//
+// Its loop is a flat list: wait in poll() on the signalfd and every worker channel, then
+// act on what is pending: signals, child exits, channel messages, due respawns, the stop
+// deadline. Signal handlers do not exist here: signalfd turns signals into reads.
+#include "master/master.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+
+#include "master/cpu_count.hpp"
+#include "net/error.hpp"
+#include "net/log.hpp"
+#include "net/socket.hpp"
+
+namespace ringfork::master {
+
+namespace {
+
+std::uint64_t monotonic_ms() noexcept
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::uint64_t(ts.tv_sec) * 1000 + std::uint64_t(ts.tv_nsec) / 1'000'000;
+}
+
+std::string describe_exit(int status)
+{
+    if (WIFEXITED(status))
+        return fmt::format("exit code {}", WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return fmt::format("signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    return fmt::format("status {}", status);
+}
+
+sigset_t handled_signals()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD, SIGTTIN, SIGTTOU, SIGWINCH})
+        sigaddset(&set, s);
+    return set;
+}
+
+} // namespace
+
+void close_fds_except(std::vector<int> keep) noexcept
+{
+    std::sort(keep.begin(), keep.end());
+    unsigned from = 3;
+    for (int fd : keep) {
+        if (fd < 3)
+            continue;
+        if (unsigned(fd) > from)
+            close_range(from, unsigned(fd) - 1, 0);
+        from = unsigned(fd) + 1;
+    }
+    close_range(from, ~0u, 0);
+}
+
+master::master(options opts) : opts_(std::move(opts)) {}
+
+bool master::bind_listeners(std::string& error)
+{
+    const unsigned n = static_cast<unsigned>(slots_.size());
+    for (net::address& addr : opts_.listen) {
+        // Port 0 and "address in use" are settled by one plain bind first: it fails if
+        // anyone holds the address, even another SO_REUSEPORT group, and picks the port.
+        {
+            net::listen_options plain;
+            plain.reuseport = false;
+            net::unique_fd probe = net::make_listener(addr, plain, error);
+            if (!probe)
+                return false;
+            if (addr.port() == 0)
+                addr = *net::local_address(probe.get());
+        }
+        if (opts_.accept == accept_mode::shared) {
+            net::listen_options shared;
+            shared.reuseport = false;
+            net::unique_fd fd = net::make_listener(addr, shared, error);
+            if (!fd)
+                return false;
+            shared_listeners_.push_back(std::move(fd));
+        } else {
+            for (unsigned i = 0; i < n; ++i) {
+                net::unique_fd fd = net::make_listener(addr, {}, error);
+                if (!fd)
+                    return false;
+                slots_[i].listeners.push_back(std::move(fd));
+            }
+        }
+    }
+    return true;
+}
+
+int master::run()
+{
+    net::log::set_role("master");
+    started_ms_ = monotonic_ms();
+    const unsigned count = opts_.workers ? opts_.workers : auto_workers();
+    slots_.resize(count);
+
+    sigset_t set = handled_signals();
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    signal_fd_.reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signal_fd_) {
+        net::log::error("{}", net::sys_error("signalfd", "master", errno));
+        return 1;
+    }
+    std::string error;
+    if (!bind_listeners(error)) {
+        net::log::error("{}", error);
+        return 1;
+    }
+    if (opts_.accept == accept_mode::shared && !(share_ = ipc::accept_share::create())) {
+        net::log::error("{}", net::sys_error("mmap", "accept share table", errno));
+        return 1;
+    }
+    write_pid_file();
+    std::string where;
+    for (const auto& a : opts_.listen)
+        where += (where.empty() ? "" : ", ") + a.to_string();
+    net::log::info("listening on {} with {} workers ({} accept), version {}", where, count,
+                   opts_.accept == accept_mode::shared ? "shared" : "reuseport", RINGFORK_VERSION);
+    for (unsigned i = 0; i < count; ++i)
+        if (!spawn(i))
+            return 1;
+
+    std::vector<pollfd> fds;
+    for (;;) {
+        if (stopping_ && workers_.empty())
+            break;
+        fds.clear();
+        fds.push_back({signal_fd_.get(), POLLIN, 0});
+        for (const worker& w : workers_)
+            fds.push_back({w.channel.get(), POLLIN, 0});
+        const int rc = ::poll(fds.data(), fds.size(), poll_timeout_ms());
+        if (rc < 0 && errno != EINTR) {
+            net::log::error("{}", net::sys_error("poll", "master loop", errno));
+            continue;
+        }
+        // Channels first, so a worker's final snapshot is read before its exit is reaped.
+        for (std::size_t i = 1; i < fds.size(); ++i)
+            if (fds[i].revents)
+                for (worker& w : workers_)
+                    if (w.channel.get() == fds[i].fd)
+                        read_channel(w);
+        if (fds[0].revents & POLLIN)
+            on_signal();
+
+        const std::uint64_t now = monotonic_ms();
+        if (stopping_ && kill_at_ms_ && now >= kill_at_ms_) {
+            for (const worker& w : workers_) {
+                net::log::warn("worker {} (pid {}) still running at the stop deadline: SIGKILL", w.slot, w.pid);
+                ::kill(w.pid, SIGKILL);
+            }
+            kill_at_ms_ = 0;
+        }
+        if (!stopping_)
+            for (unsigned i = 0; i < slots_.size(); ++i)
+                if (slots_[i].respawn_at_ms && now >= slots_[i].respawn_at_ms) {
+                    slots_[i].respawn_at_ms = 0;
+                    if (!spawn(i))
+                        slots_[i].respawn_at_ms = now + backoff::max_ms;
+                }
+    }
+    remove_pid_file();
+    net::log::info("stopped after {:.1f} s", static_cast<double>(monotonic_ms() - started_ms_) / 1000.0);
+    return 0;
+}
+
+bool master::spawn(unsigned index)
+{
+    slot& s = slots_[index];
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        net::log::error("{}", net::sys_error("socketpair", fmt::format("slot {}", index), errno));
+        return false;
+    }
+    const std::uint32_t generation = ++s.generation;
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) {
+        net::log::error("{}", net::sys_error("fork", fmt::format("slot {}", index), errno));
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return false;
+    }
+    if (pid == 0) {
+        // The child keeps only its channel end and its listeners, runs the worker and
+        // _exits: it never returns into the master's code or unwinds its stack.
+        ipc::worker_start start;
+        start.slot = index;
+        start.generation = generation;
+        start.master_pid = parent;
+        start.channel_fd = sv[1];
+        start.share = share_;
+        start.settings = &opts_.worker;
+        const auto& ls = opts_.accept == accept_mode::shared ? shared_listeners_ : s.listeners;
+        for (const auto& fd : ls)
+            start.listen_fds.push_back(fd.get());
+        std::vector<int> keep = start.listen_fds;
+        keep.push_back(sv[1]);
+        close_fds_except(keep);
+        // Signals stay blocked: the worker reads them from its own signalfd.
+        _exit(ipc::run_worker(start));
+    }
+    ::close(sv[1]);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    worker w;
+    w.pid = pid;
+    w.slot = index;
+    w.generation = generation;
+    w.channel.reset(sv[0]);
+    w.started_ms = monotonic_ms();
+    workers_.push_back(std::move(w));
+    return true;
+}
+
+void master::read_channel(worker& w)
+{
+    ipc::message m;
+    for (;;) {
+        const int rc = ipc::recv_message(w.channel.get(), m);
+        if (rc <= 0) {
+            if (rc != -EAGAIN && rc != 0 && rc != -EPROTO)
+                net::log::warn("{}", net::sys_error("recv", fmt::format("channel of worker {}", w.slot), -rc));
+            return;
+        }
+        w.last = m.stats;
+        switch (m.type) {
+        case ipc::msg_type::ready:
+            if (w.state == worker_state::starting)
+                w.state = worker_state::ready;
+            if (!announced_ready_ &&
+                std::count_if(workers_.begin(), workers_.end(),
+                              [](const worker& x) { return x.state == worker_state::ready; }) ==
+                    static_cast<long>(slots_.size())) {
+                announced_ready_ = true;
+                net::log::info("ready: {} workers serving", slots_.size());
+            }
+            break;
+        case ipc::msg_type::drained:
+        case ipc::msg_type::stats:
+        case ipc::msg_type::heartbeat:
+        default:
+            break;
+        }
+    }
+}
+
+void master::on_signal()
+{
+    signalfd_siginfo si;
+    while (::read(signal_fd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        switch (si.ssi_signo) {
+        case SIGCHLD:
+            reap();
+            break;
+        case SIGTERM:
+        case SIGQUIT:
+            net::log::info("{}: graceful stop", strsignal(int(si.ssi_signo)));
+            begin_stop(true);
+            break;
+        case SIGINT:
+            if (fast_stop_) {
+                net::log::info("second SIGINT: killing workers");
+                for (const worker& w : workers_)
+                    ::kill(w.pid, SIGKILL);
+            } else {
+                net::log::info("SIGINT: fast stop");
+                begin_stop(false);
+            }
+            break;
+        default:
+            net::log::info("{} ignored", strsignal(int(si.ssi_signo)));
+            break;
+        }
+    }
+}
+
+void master::reap()
+{
+    int status = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        auto it = std::find_if(workers_.begin(), workers_.end(), [pid](const worker& w) { return w.pid == pid; });
+        if (it == workers_.end())
+            continue;
+        read_channel(*it);
+        retire(*it);
+        const unsigned index = it->slot;
+        const std::uint64_t uptime = monotonic_ms() - it->started_ms;
+        const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        workers_.erase(it);
+        slot& s = slots_[index];
+        s.last_exit = describe_exit(status);
+        if (stopping_) {
+            if (!clean)
+                net::log::warn("worker {} (pid {}) ended with {} while stopping", index, pid, s.last_exit);
+            continue;
+        }
+        const std::uint64_t delay = s.respawn.next_delay(uptime);
+        ++s.restarts;
+        ++respawns_;
+        net::log::warn("worker {} (pid {}) ended with {} after {:.1f} s; refilling slot in {} ms", index, pid,
+                       s.last_exit, static_cast<double>(uptime) / 1000.0, delay);
+        if (delay == 0) {
+            if (!spawn(index))
+                s.respawn_at_ms = monotonic_ms() + backoff::max_ms;
+        } else {
+            s.respawn_at_ms = monotonic_ms() + delay;
+        }
+    }
+}
+
+void master::retire(worker& w)
+{
+    // Counters survive their worker: the last snapshot joins the retired sum; gauges do not.
+    ipc::worker_stats last = w.last;
+    last.connections_open = 0;
+    retired_.merge(last);
+}
+
+void master::begin_stop(bool graceful)
+{
+    const std::uint64_t now = monotonic_ms();
+    if (!stopping_) {
+        stopping_ = true;
+        for (auto& s : slots_)
+            s.respawn_at_ms = 0;
+    }
+    if (graceful && !fast_stop_) {
+        ipc::message m;
+        m.type = ipc::msg_type::drain;
+        for (worker& w : workers_) {
+            w.state = worker_state::draining;
+            m.slot = w.slot;
+            m.generation = w.generation;
+            if (ipc::send_message(w.channel.get(), m) != 0)
+                ::kill(w.pid, SIGTERM);
+        }
+        kill_at_ms_ = now + static_cast<std::uint64_t>(opts_.shutdown_timeout_s * 1000);
+    } else {
+        fast_stop_ = true;
+        for (const worker& w : workers_)
+            ::kill(w.pid, SIGINT);
+        kill_at_ms_ = now + 1000;
+    }
+}
+
+int master::poll_timeout_ms() const
+{
+    const std::uint64_t now = monotonic_ms();
+    std::uint64_t next = ~0ull;
+    for (const auto& s : slots_)
+        if (s.respawn_at_ms)
+            next = std::min(next, s.respawn_at_ms);
+    if (kill_at_ms_)
+        next = std::min(next, kill_at_ms_);
+    if (next == ~0ull)
+        return -1;
+    return next <= now ? 0 : static_cast<int>(std::min<std::uint64_t>(next - now, 60'000));
+}
+
+void master::write_pid_file()
+{
+    if (opts_.pid_file.empty())
+        return;
+    const std::string tmp = opts_.pid_file + ".tmp";
+    {
+        std::ofstream f(tmp, std::ios::trunc);
+        f << getpid() << '\n';
+        if (!f) {
+            net::log::error("{}", net::sys_error("write", tmp, errno));
+            return;
+        }
+    }
+    if (::rename(tmp.c_str(), opts_.pid_file.c_str()) != 0)
+        net::log::error("{}", net::sys_error("rename", opts_.pid_file, errno));
+}
+
+void master::remove_pid_file()
+{
+    if (opts_.pid_file.empty())
+        return;
+    std::ifstream f(opts_.pid_file);
+    long pid = 0;
+    if (f >> pid && pid == getpid())
+        ::unlink(opts_.pid_file.c_str());
+}
+
+} // namespace ringfork::master

@@ -1,0 +1,198 @@
+// Command-line options.
+#include "master/options.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+
+namespace ringfork::master {
+
+namespace {
+
+std::optional<unsigned long long> parse_uint(std::string_view v)
+{
+    unsigned long long n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc{} || end != v.data() + v.size())
+        return std::nullopt;
+    return n;
+}
+
+/// Seconds with an optional fraction ("2.5"), to whole milliseconds.
+std::optional<unsigned> parse_seconds_ms(std::string_view v)
+{
+    double s = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), s);
+    if (v.empty() || ec != std::errc{} || end != v.data() + v.size() || !(s > 0) || s > 86400)
+        return std::nullopt;
+    return static_cast<unsigned>(std::lround(s * 1000));
+}
+
+/// Sizes in bytes with an optional k/m/g suffix (powers of 1024).
+std::optional<unsigned long long> parse_size(std::string_view v)
+{
+    unsigned long long mult = 1;
+    if (!v.empty()) {
+        switch (v.back()) {
+        case 'k': case 'K': mult = 1ull << 10; break;
+        case 'm': case 'M': mult = 1ull << 20; break;
+        case 'g': case 'G': mult = 1ull << 30; break;
+        default: break;
+        }
+        if (mult != 1)
+            v.remove_suffix(1);
+    }
+    auto n = parse_uint(v);
+    if (!n || *n > (~0ull) / mult)
+        return std::nullopt;
+    return *n * mult;
+}
+
+} // namespace
+
+std::string usage()
+{
+    return R"(usage: ringfork [options]
+       ringfork --version | --help
+
+With no content option, ringfork serves its embedded default: the demo routes
+and a welcome page at /, on 127.0.0.1:8080, one worker per usable CPU.
+
+Listening and processes:
+  --listen ADDR:PORT        listen address, repeatable; IPv4, [IPv6], *:PORT (default 127.0.0.1:8080)
+  --workers N|auto          worker processes (default auto: CPUs in the affinity mask, capped by cgroup cpu.max)
+  --accept reuseport|shared one SO_REUSEPORT socket per worker (default) or one shared socket
+  --pid-file PATH           write the master's pid here; removed on exit
+  --shutdown-timeout SECS   graceful-stop budget before workers are killed (default 30)
+
+Content:
+  --demo                    GET /plaintext and GET /json
+
+HTTP limits and timeouts (per worker):
+  --max-connections N       open connections per worker; accept pauses above it (default 10000)
+  --max-request-line BYTES  longest request line, else 414 (default 8k)
+  --max-header-bytes BYTES  largest request head, else 431 (default 16k)
+  --max-headers N           most header fields, else 431 (default 64)
+  --max-body BYTES          largest request body, else 413 (default 1m)
+  --header-timeout SECS     whole request head, from its first byte, else 408 (default 10)
+  --body-timeout SECS       between body bytes, else 408 (default 30)
+  --idle-timeout SECS       keep-alive connection without a request (default 60)
+  --send-timeout SECS       a response the client does not read (default 30)
+
+Signals: TERM/QUIT graceful stop, INT fast stop.
+)";
+}
+
+parse_outcome parse_options(std::span<const char* const> args, options& out)
+{
+    bool content = false;
+    std::optional<unsigned long long> n;
+    std::optional<unsigned> ms;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view arg = args[i];
+        std::string_view value;
+        bool has_value = false;
+        if (auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+            has_value = true;
+        }
+        auto take = [&]() -> std::optional<std::string_view> {
+            if (has_value)
+                return value;
+            if (i + 1 < args.size())
+                return std::string_view(args[++i]);
+            return std::nullopt;
+        };
+        auto bad = [&](std::string_view why) {
+            return parse_outcome{action::serve, fmt::format("{}: {}", arg, why)};
+        };
+        if (arg == "--help" || arg == "-h")
+            return {action::help, {}};
+        if (arg == "--version")
+            return {action::version, {}};
+        if (arg == "--demo") {
+            out.worker.demo = true;
+            content = true;
+            continue;
+        }
+        static const std::vector<std::string_view> takes_value = {
+            "--listen", "--workers", "--accept", "--pid-file", "--shutdown-timeout", "--max-connections",
+            "--max-request-line", "--max-header-bytes", "--max-headers", "--max-body", "--header-timeout",
+            "--body-timeout", "--idle-timeout", "--send-timeout"};
+        if (std::find(takes_value.begin(), takes_value.end(), arg) == takes_value.end())
+            return bad("unknown option (see --help)");
+        auto v = take();
+        if (!v)
+            return bad("needs a value");
+        if (arg == "--listen") {
+            auto a = net::parse_address(*v);
+            if (!a)
+                return bad(fmt::format("'{}' is not ADDR:PORT (IPv4, [IPv6] or *:PORT)", *v));
+            out.listen.push_back(*a);
+        } else if (arg == "--workers") {
+            if (*v == "auto")
+                out.workers = 0;
+            else if ((n = parse_uint(*v)) && *n >= 1 && *n <= ipc::max_slots)
+                out.workers = static_cast<unsigned>(*n);
+            else
+                return bad(fmt::format("'{}' is not auto or a number from 1 to {}", *v, ipc::max_slots));
+        } else if (arg == "--accept") {
+            if (*v == "reuseport")
+                out.accept = accept_mode::reuseport;
+            else if (*v == "shared")
+                out.accept = accept_mode::shared;
+            else
+                return bad(fmt::format("'{}' is not reuseport or shared", *v));
+        } else if (arg == "--pid-file") {
+            out.pid_file = *v;
+        } else if (arg == "--shutdown-timeout") {
+            if (!(ms = parse_seconds_ms(*v)))
+                return bad(fmt::format("'{}' is not a positive number of seconds", *v));
+            out.shutdown_timeout_s = *ms / 1000.0;
+        } else if (arg == "--max-connections") {
+            if (!(n = parse_uint(*v)) || *n < 1 || *n > 1'000'000)
+                return bad(fmt::format("'{}' is not a number from 1 to 1000000", *v));
+            out.worker.max_connections = static_cast<unsigned>(*n);
+        } else if (arg == "--max-headers") {
+            if (!(n = parse_uint(*v)) || *n < 1 || *n > http::max_header_slots)
+                return bad(fmt::format("'{}' is not a number from 1 to {}", *v, http::max_header_slots));
+            out.worker.limits.max_headers = *n;
+        } else if (arg == "--max-request-line" || arg == "--max-header-bytes" || arg == "--max-body") {
+            if (!(n = parse_size(*v)) || *n < 64 || (arg != "--max-body" && *n > (1u << 20)))
+                return bad(fmt::format("'{}' is not a size in bytes (k/m/g suffixes allowed, at least 64)", *v));
+            if (arg == "--max-request-line")
+                out.worker.limits.max_request_line = *n;
+            else if (arg == "--max-header-bytes")
+                out.worker.limits.max_header_bytes = *n;
+            else
+                out.worker.limits.max_body = *n;
+        } else {
+            if (!(ms = parse_seconds_ms(*v)))
+                return bad(fmt::format("'{}' is not a positive number of seconds", *v));
+            if (arg == "--header-timeout")
+                out.worker.header_timeout_ms = *ms;
+            else if (arg == "--body-timeout")
+                out.worker.body_timeout_ms = *ms;
+            else if (arg == "--idle-timeout")
+                out.worker.idle_timeout_ms = *ms;
+            else
+                out.worker.send_timeout_ms = *ms;
+        }
+    }
+    if (out.listen.empty())
+        out.listen.push_back(*net::parse_address("127.0.0.1:8080"));
+    if (!content) {
+        out.worker.demo = true;
+        out.worker.welcome = true;
+    }
+    out.worker.shared_accept = out.accept == accept_mode::shared;
+    return {};
+}
+
+} // namespace ringfork::master

@@ -1,0 +1,40 @@
+// Command-line options: parsing, defaults and the help text.
+// Owns turning argv into settings; leaves acting on them to the master.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ipc/worker_start.hpp"
+#include "net/address.hpp"
+
+namespace ringfork::master {
+
+enum class accept_mode { reuseport, shared };
+
+struct options {
+    std::vector<net::address> listen;   ///< Default: 127.0.0.1:8080.
+    unsigned workers = 0;               ///< 0 means auto.
+    accept_mode accept = accept_mode::reuseport;
+    std::string pid_file;
+    double shutdown_timeout_s = 30;     ///< Drain budget before SIGKILL.
+    ipc::worker_settings worker;
+};
+
+enum class action { serve, help, version };
+
+struct parse_outcome {
+    action what = action::serve;
+    std::string error; ///< Non-empty: one line saying which option is wrong and why.
+};
+
+/// Parses argv after the program name. "--flag value" and "--flag=value" are both
+/// accepted. With no content option (--demo, --root) the embedded default is served:
+/// the demo routes plus a welcome page at "/".
+[[nodiscard]] parse_outcome parse_options(std::span<const char* const> args, options& out);
+
+/// The --help text.
+[[nodiscard]] std::string usage();
+
+} // namespace ringfork::master
