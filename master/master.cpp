@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -112,6 +113,12 @@ int master::run()
     const unsigned count = opts_.workers ? opts_.workers : auto_workers();
     slots_.resize(count);
 
+    // Connections are descriptors: take the whole hard limit, as every busy server must.
+    if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            net::log::warn("{}", net::sys_error("setrlimit(RLIMIT_NOFILE)", std::to_string(rl.rlim_max), errno));
+    }
     sigset_t set = handled_signals();
     sigprocmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
