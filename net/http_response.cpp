@@ -106,7 +106,8 @@ void date_cache::update(std::time_t now) noexcept
 void response_writer::start(unsigned status)
 {
     status_ = status;
-    out_.append(ctx_.version_minor == 0 ? std::string_view("HTTP/1.0 ") : std::string_view("HTTP/1.1 "));
+    // RFC 9110 §2.5: answer with the highest minor version the server conforms to.
+    out_.append("HTTP/1.1 ");
     append_u64(out_, status);
     out_.append(" ", 1);
     out_.append(reason_phrase(status));

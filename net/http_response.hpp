@@ -33,7 +33,7 @@ void format_http_date(std::time_t t, char out[29]) noexcept;
 
 /// What a response depends on from its request.
 struct response_context {
-    int version_minor = 1;   ///< Status line speaks the request's version.
+    int version_minor = 1;   ///< 0: keep-alive must be announced; the status line is HTTP/1.1 always.
     bool keep_alive = true;  ///< False adds "Connection: close"; the caller closes after sending.
     bool head = false;       ///< HEAD: the head is written, the body is not.
 };
@@ -57,6 +57,8 @@ public:
     void finish_head(std::uint64_t length);
 
     [[nodiscard]] const response_context& context() const noexcept { return ctx_; }
+    /// Overrides the keep-alive decision before finish() (a handler that must close).
+    void set_keep_alive(bool on) noexcept { ctx_.keep_alive = on; }
     /// The status passed to start(), 0 before.
     [[nodiscard]] unsigned status() const noexcept { return status_; }
     /// The buffer written to, for handlers that append a body in pieces after finish_head().

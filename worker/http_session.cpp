@@ -125,12 +125,12 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
     http::response_writer w(out, env.date, context_for(req, env));
     if (!w.context().keep_alive)
         closed_ = true;
-    if (req.verb == http::method::other) {
-        http::write_error(w, 501);
+    if (req.verb == http::method::other || req.verb == http::method::connect) {
+        http::write_error(w, 501); // an origin server: no tunnels
     } else if (req.path == "*") {
         // OPTIONS * asks about the server as a whole.
         w.start(200);
-        w.header("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH");
+        w.header("Allow", env.routes.allow_all());
         w.finish({});
     } else {
         if (env.scratch.size() < req.path.size())
@@ -138,6 +138,9 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
         const long n = http::normalize_path(req.path, {env.scratch.data(), req.path.size()});
         const router::route* route = n < 0 ? nullptr : env.routes.find({env.scratch.data(), std::size_t(n)});
         if (n < 0) {
+            // A target that is not a valid path breaks the request grammar: answer and close.
+            w.set_keep_alive(false);
+            closed_ = true;
             http::write_error(w, 400);
         } else if (!route) {
             http::write_error(w, 404);

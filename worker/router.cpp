@@ -37,13 +37,19 @@ bool route_order(const router::route& a, const router::route& b)
 
 void router::add(std::string_view path, method_mask allowed, handler* h)
 {
-    routes_.push_back({std::string(path), false, allowed, allow_header(allowed), h});
-    std::stable_sort(routes_.begin(), routes_.end(), route_order);
+    insert({std::string(path), false, allowed, allow_header(allowed), h});
 }
 
 void router::add_prefix(std::string_view prefix, method_mask allowed, handler* h)
 {
-    routes_.push_back({std::string(prefix), true, allowed, allow_header(allowed), h});
+    insert({std::string(prefix), true, allowed, allow_header(allowed), h});
+}
+
+void router::insert(route r)
+{
+    all_methods_ |= r.allowed;
+    allow_all_ = allow_header(all_methods_ | bit(http::method::options));
+    routes_.push_back(std::move(r));
     std::stable_sort(routes_.begin(), routes_.end(), route_order);
 }
 

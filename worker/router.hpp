@@ -53,9 +53,15 @@ public:
     /// The route for a normalised path, or null (404).
     [[nodiscard]] const route* find(std::string_view path) const noexcept;
     [[nodiscard]] bool empty() const noexcept { return routes_.empty(); }
+    /// Allow value for OPTIONS *: every method some route accepts, plus OPTIONS.
+    [[nodiscard]] const std::string& allow_all() const noexcept { return allow_all_; }
 
 private:
+    void insert(route r);
+
     std::vector<route> routes_;
+    std::string allow_all_ = "OPTIONS";
+    method_mask all_methods_ = 0;
 };
 
 /// "GET, HEAD, POST" for a mask.

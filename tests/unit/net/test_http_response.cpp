@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE(close_head_and_http10)
     http::response_writer w10(out10, d, {0, true, false});
     w10.start(200);
     w10.finish("x");
-    BOOST_TEST(text(out10).starts_with("HTTP/1.0 200 OK\r\n"));
+    BOOST_TEST(text(out10).starts_with("HTTP/1.1 200 OK\r\n")); // RFC 9110 §2.5
     BOOST_TEST(text(out10).ends_with("Connection: keep-alive\r\n\r\nx"));
 }
 

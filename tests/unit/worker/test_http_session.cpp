@@ -133,7 +133,7 @@ BOOST_FIXTURE_TEST_CASE(method_rules, fixture)
 BOOST_FIXTURE_TEST_CASE(connection_close_and_http10, fixture)
 {
     BOOST_TEST(int(feed("GET /plaintext HTTP/1.0\r\n\r\n")) == int(http_session::verdict::close_after_send));
-    BOOST_TEST(output().starts_with("HTTP/1.0 200 OK"));
+    BOOST_TEST(output().starts_with("HTTP/1.1 200 OK"));
     BOOST_TEST(output().find("Connection: close") != std::string::npos);
 }
 
