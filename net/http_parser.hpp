@@ -92,11 +92,13 @@ private:
     std::uint64_t chunk_left_ = 0;
     std::uint64_t total_ = 0;
     std::uint64_t max_body_;
-    std::uint32_t line_bytes_ = 0; ///< Bytes of the current size/ext/trailer line, bounded.
+    std::uint32_t line_bytes_ = 0;    ///< Bytes of the current size/ext/trailer line, bounded.
     std::uint32_t trailer_bytes_ = 0; ///< Whole trailer section so far, bounded.
     std::uint16_t error_status_ = 0;  ///< Repeated by every feed() after an error.
     bool saw_digit_ = false;
     bool ext_open_ = false;           ///< A ';' was seen on this size line (only BWS may precede it).
+    bool ext_named_ = false;          ///< The extension after the last ';' has a name character.
+    bool trailer_colon_ = false;      ///< The current trailer line has reached its ':'.
 };
 
 /// Percent-decodes `raw_path` once into `out` and removes dot-segments (RFC 3986 §5.2.4).
