@@ -163,10 +163,16 @@ void loop::handle(const io_uring_cqe& cqe)
     }
 }
 
+// A shared listener gets one single-shot accept at a time: a multishot accept would take
+// the whole backlog in one wake-up, and its waiter stays first in the socket's queue, so
+// one worker would win every connection. Armed one at a time, waiters take turns.
 void loop::arm_accept(std::uint32_t index)
 {
     io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_multishot_accept(sqe, listeners_[index].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (settings_.shared_accept)
+        io_uring_prep_accept(sqe, listeners_[index].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    else
+        io_uring_prep_multishot_accept(sqe, listeners_[index].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, ud(net::op::accept, index));
     listeners_[index].armed = true;
 }
