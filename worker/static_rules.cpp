@@ -1,0 +1,536 @@
+// The HTTP rules a static-file response follows (RFC 9110 §5.6.7, §8.4, §13, §14), as pure functions.
+// Owns parsing and decisions; leaves files, status lines and sending to the static-file handler.
+#include "worker/static_rules.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <iterator>
+#include <limits>
+
+namespace ringfork::worker::static_rules {
+namespace {
+
+static_assert(sizeof(std::time_t) >= 8, "HTTP-dates past 2038 need a 64-bit time_t");
+
+constexpr char to_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+bool iequals(std::string_view a, std::string_view b) noexcept
+{
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return to_lower(x) == to_lower(y);
+           });
+}
+
+std::string_view trim_ows(std::string_view s) noexcept
+{
+    while (!s.empty() && is_ows(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && is_ows(s.back()))
+        s.remove_suffix(1);
+    return s;
+}
+
+// ---- entity-tags (RFC 9110 §8.8.3) ----
+
+struct entity_tag {
+    bool weak = false;
+    std::string_view opaque; ///< Including the quotes.
+};
+
+constexpr bool is_etagc(char ch) noexcept
+{
+    const auto c = static_cast<unsigned char>(ch);
+    return c == 0x21 || (c >= 0x23 && c <= 0x7E) || c >= 0x80;
+}
+
+// Parses one entity-tag at the start of `s` and removes it; nullopt if malformed.
+std::optional<entity_tag> take_etag(std::string_view& s) noexcept
+{
+    entity_tag tag;
+    if (s.starts_with("W/")) {
+        tag.weak = true;
+        s.remove_prefix(2);
+    }
+    if (s.empty() || s.front() != '"')
+        return std::nullopt;
+    std::size_t end = 1;
+    while (end < s.size() && is_etagc(s[end]))
+        ++end;
+    if (end == s.size() || s[end] != '"')
+        return std::nullopt;
+    tag.opaque = s.substr(0, end + 1);
+    s.remove_prefix(end + 1);
+    return tag;
+}
+
+std::optional<entity_tag> whole_etag(std::string_view s) noexcept
+{
+    auto tag = take_etag(s);
+    return s.empty() ? tag : std::nullopt;
+}
+
+bool etag_equal(const entity_tag& a, const entity_tag& b, bool strong) noexcept
+{
+    return a.opaque == b.opaque && (!strong || (!a.weak && !b.weak));
+}
+
+// Whether an element of the list "#entity-tag" equals `current`. Elements after a malformed
+// one are not looked at: a list we cannot read matches nothing further.
+bool list_has(std::string_view list, const entity_tag& current, bool strong) noexcept
+{
+    for (;;) {
+        while (!list.empty() && (is_ows(list.front()) || list.front() == ','))
+            list.remove_prefix(1);
+        if (list.empty())
+            return false;
+        const auto tag = take_etag(list);
+        if (!tag)
+            return false;
+        if (etag_equal(*tag, current, strong))
+            return true;
+        list = trim_ows(list);
+        if (!list.empty() && list.front() != ',')
+            return false;
+    }
+}
+
+// An empty field value counts as absent rather than as an empty list that nothing matches.
+bool has_field(const http::request& req, std::string_view name) noexcept
+{
+    for (std::size_t i = 0; i < req.header_count; ++i)
+        if (!req.headers[i].value.empty() && iequals(req.headers[i].name, name))
+            return true;
+    return false;
+}
+
+// If-Match / If-None-Match: a list may be split over several field lines, so all are read.
+bool field_matches(const http::request& req, std::string_view name, const std::optional<entity_tag>& current,
+                   bool strong) noexcept
+{
+    for (std::size_t i = 0; i < req.header_count; ++i) {
+        const http::header& h = req.headers[i];
+        if (h.value.empty() || !iequals(h.name, name))
+            continue;
+        if (h.value == "*" || (current && list_has(h.value, *current, strong)))
+            return true;
+    }
+    return false;
+}
+
+// ---- HTTP-date (RFC 9110 §5.6.7) ----
+
+constexpr std::string_view short_days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+constexpr std::string_view long_days[] = {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"};
+constexpr std::string_view month_names = "JanFebMarAprMayJunJulAugSepOctNovDec";
+
+struct date_cursor {
+    std::string_view s;
+    std::size_t i = 0;
+
+    bool literal(std::string_view x) noexcept
+    {
+        if (s.substr(i).starts_with(x)) {
+            i += x.size();
+            return true;
+        }
+        return false;
+    }
+    bool digits(std::size_t n, int& out) noexcept
+    {
+        if (s.size() - i < n)
+            return false;
+        out = 0;
+        for (std::size_t k = 0; k < n; ++k, ++i) {
+            if (!is_digit(s[i]))
+                return false;
+            out = out * 10 + (s[i] - '0');
+        }
+        return true;
+    }
+    bool month(int& out) noexcept
+    {
+        for (int m = 0; m < 12; ++m)
+            if (literal(month_names.substr(static_cast<std::size_t>(m) * 3, 3))) {
+                out = m + 1;
+                return true;
+            }
+        return false;
+    }
+    bool short_day() noexcept
+    {
+        return std::any_of(std::begin(short_days), std::end(short_days), [&](std::string_view d) { return literal(d); });
+    }
+    bool time_of_day(int& h, int& m, int& sec) noexcept
+    {
+        return digits(2, h) && literal(":") && digits(2, m) && literal(":") && digits(2, sec);
+    }
+};
+
+constexpr bool is_leap(int y) noexcept { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+constexpr int days_in_month(int y, int m) noexcept
+{
+    constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+constexpr std::int64_t days_from_civil(int y, int m, int d) noexcept
+{
+    y -= m <= 2;
+    const int era = (y >= 0 ? y : y - 399) / 400;
+    const int yoe = y - era * 400;
+    const int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return std::int64_t{era} * 146097 + doe - 719468;
+}
+
+// ---- ranges (RFC 9110 §14.1) ----
+
+// Reads 1*DIGIT at `i`, saturating at the maximum (a huge last-pos means "to the end").
+bool take_u64(std::string_view s, std::size_t& i, std::uint64_t& out) noexcept
+{
+    constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
+    const std::size_t start = i;
+    out = 0;
+    for (; i < s.size() && is_digit(s[i]); ++i) {
+        const auto d = static_cast<std::uint64_t>(s[i] - '0');
+        out = out > (max - d) / 10 ? max : out * 10 + d;
+    }
+    return i > start;
+}
+
+// If-Range holds one strong entity-tag or an HTTP-date; a weak tag never matches (§13.1.5).
+bool if_range_matches(std::string_view if_range, std::string_view etag, std::time_t mtime) noexcept
+{
+    if (if_range.front() == '"' || if_range.starts_with("W/")) {
+        const auto sent = whole_etag(if_range);
+        const auto current = whole_etag(etag);
+        return sent && current && etag_equal(*sent, *current, true);
+    }
+    const auto date = parse_http_date(if_range);
+    return date && *date == mtime;
+}
+
+// ---- content types ----
+
+struct builtin_type {
+    std::string_view ext, type;
+};
+
+// The common web types; these win over /etc/mime.types, whose choices vary by distribution.
+constexpr builtin_type builtin_types[] = {
+    {"html", "text/html"},
+    {"htm", "text/html"},
+    {"css", "text/css"},
+    {"js", "text/javascript"}, // RFC 9239
+    {"mjs", "text/javascript"},
+    {"json", "application/json"},
+    {"map", "application/json"},
+    {"txt", "text/plain"},
+    {"xml", "application/xml"},
+    {"csv", "text/csv"},
+    {"md", "text/markdown"},
+    {"svg", "image/svg+xml"},
+    {"png", "image/png"},
+    {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},
+    {"gif", "image/gif"},
+    {"webp", "image/webp"},
+    {"avif", "image/avif"},
+    {"ico", "image/x-icon"},
+    {"bmp", "image/bmp"},
+    {"woff", "font/woff"},
+    {"woff2", "font/woff2"},
+    {"ttf", "font/ttf"},
+    {"otf", "font/otf"},
+    {"pdf", "application/pdf"},
+    {"zip", "application/zip"},
+    {"gz", "application/gzip"},
+    {"br", "application/x-brotli"},
+    {"wasm", "application/wasm"},
+    {"mp4", "video/mp4"},
+    {"webm", "video/webm"},
+    {"ogv", "video/ogg"},
+    {"mp3", "audio/mpeg"},
+    {"ogg", "audio/ogg"},
+    {"oga", "audio/ogg"},
+    {"opus", "audio/ogg"},
+    {"wav", "audio/wav"},
+    {"flac", "audio/flac"},
+    {"m4a", "audio/mp4"},
+    {"manifest", "application/manifest+json"},
+    {"webmanifest", "application/manifest+json"},
+    {"xhtml", "application/xhtml+xml"},
+    {"jsonld", "application/ld+json"},
+};
+
+constexpr std::string_view octet_stream = "application/octet-stream";
+constexpr std::size_t max_ext = 31; // Longer extensions are unknown; lookups lower-case into a stack buffer.
+
+// Text formats whose body a browser decodes by charset; UTF-8 is what the server assumes of its files.
+bool wants_charset(std::string_view type) noexcept
+{
+    constexpr std::string_view textual[] = {
+        "application/javascript", "application/json",      "image/svg+xml",        "application/xml",
+        "application/manifest+json", "application/xhtml+xml", "application/ld+json",
+    };
+    return type.starts_with("text/") || std::find(std::begin(textual), std::end(textual), type) != std::end(textual);
+}
+
+std::string lower(std::string_view s)
+{
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), to_lower);
+    return out;
+}
+
+const mime_table& process_table()
+{
+    static const mime_table table = [] {
+        std::ifstream in("/etc/mime.types", std::ios::binary);
+        const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        return mime_table(text);
+    }();
+    return table;
+}
+
+} // namespace
+
+std::string make_etag(std::uint64_t size, std::int64_t mtime_ns, std::string_view variant)
+{
+    char buf[2 + 16 + 1 + 16];
+    char* p = buf;
+    *p++ = '"';
+    p = std::to_chars(p, std::end(buf), size, 16).ptr;
+    *p++ = '-';
+    // Pre-1970 times print as their two's-complement bits: still unique, still opaque.
+    p = std::to_chars(p, std::end(buf), static_cast<std::uint64_t>(mtime_ns), 16).ptr;
+    std::string out(buf, p);
+    if (!variant.empty()) {
+        out += '-';
+        out += variant;
+    }
+    out += '"';
+    return out;
+}
+
+std::optional<std::time_t> parse_http_date(std::string_view text) noexcept
+{
+    date_cursor c{text};
+    int day = 0, month = 0, year = 0, hour = 0, minute = 0, second = 0;
+    bool ok = false;
+    if (text.size() > 3 && text[3] == ',') { // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+        ok = c.short_day() && c.literal(", ") && c.digits(2, day) && c.literal(" ") && c.month(month) &&
+             c.literal(" ") && c.digits(4, year) && c.literal(" ") && c.time_of_day(hour, minute, second) &&
+             c.literal(" GMT");
+    } else if (text.size() > 3 && text[3] == ' ') { // asctime: Sun Nov  6 08:49:37 1994
+        ok = c.short_day() && c.literal(" ") && c.month(month) && c.literal(" ") &&
+             (c.literal(" ") ? c.digits(1, day) : c.digits(2, day)) && c.literal(" ") &&
+             c.time_of_day(hour, minute, second) && c.literal(" ") && c.digits(4, year);
+    } else { // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+        ok = std::any_of(std::begin(long_days), std::end(long_days), [&](std::string_view d) { return c.literal(d); }) &&
+             c.literal(", ") && c.digits(2, day) && c.literal("-") && c.month(month) && c.literal("-") &&
+             c.digits(2, year) && c.literal(" ") && c.time_of_day(hour, minute, second) && c.literal(" GMT");
+        // Two-digit years: 70-99 are 19xx, the rest 20xx (exact per §5.6.7's 50-year rule until 2020-2069).
+        year += year >= 70 ? 1900 : 2000;
+    }
+    // The weekday is not checked against the date: senders get it wrong, and it adds nothing.
+    if (!ok || c.i != text.size() || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
+        second > 60) // 60: a leap second, counted as the next minute's first
+        return std::nullopt;
+    const std::int64_t seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+    return static_cast<std::time_t>(seconds);
+}
+
+precondition evaluate(const http::request& req, std::string_view etag, std::time_t mtime) noexcept
+{
+    const auto current = whole_etag(etag);
+    const bool get_or_head = req.verb == http::method::get || req.verb == http::method::head;
+
+    if (has_field(req, "If-Match")) {
+        if (!field_matches(req, "If-Match", current, true))
+            return precondition::failed;
+    } else if (const auto ius = parse_http_date(req.find("If-Unmodified-Since")); ius && mtime > *ius) {
+        return precondition::failed;
+    }
+
+    if (has_field(req, "If-None-Match")) {
+        if (field_matches(req, "If-None-Match", current, false))
+            return get_or_head ? precondition::not_modified : precondition::failed;
+    } else if (get_or_head) {
+        if (const auto ims = parse_http_date(req.find("If-Modified-Since")); ims && mtime <= *ims)
+            return precondition::not_modified;
+    }
+    return precondition::proceed;
+}
+
+range_result evaluate_range(std::string_view range, std::string_view if_range, std::string_view etag,
+                            std::time_t mtime, std::uint64_t size) noexcept
+{
+    constexpr range_result full{};
+    // Range units are case-insensitive (§14.1); "bytes" is the only one served.
+    if (range.size() < 6 || !iequals(range.substr(0, 6), "bytes="))
+        return full;
+    if (!if_range.empty() && !if_range_matches(if_range, etag, mtime))
+        return full;
+
+    // Parse every range-spec before judging any: one malformed spec voids the header.
+    const std::string_view set = range.substr(6);
+    byte_range kept[max_ranges];
+    std::size_t specs = 0, count = 0, i = 0;
+    for (;;) {
+        while (i < set.size() && (is_ows(set[i]) || set[i] == ','))
+            ++i;
+        if (i == set.size())
+            break;
+        if (++specs > max_ranges)
+            return full;
+        std::uint64_t first = 0, last = std::numeric_limits<std::uint64_t>::max();
+        if (set[i] == '-') { // suffix-range: the last N bytes
+            std::uint64_t suffix = 0;
+            if (!take_u64(set, ++i, suffix))
+                return full;
+            if (suffix > 0 && size > 0)
+                kept[count++] = {size - std::min(suffix, size), size - 1};
+        } else {
+            if (!take_u64(set, i, first) || i == set.size() || set[i++] != '-')
+                return full;
+            if (i < set.size() && is_digit(set[i]) && (!take_u64(set, i, last) || last < first))
+                return full;
+            if (first < size)
+                kept[count++] = {first, std::min(last, size - 1)};
+        }
+        while (i < set.size() && is_ows(set[i]))
+            ++i;
+        if (i < set.size() && set[i] != ',')
+            return full;
+    }
+    if (specs == 0)
+        return full;
+    if (count == 0)
+        return {range_kind::unsatisfiable, {}};
+
+    // Coalesce overlapping and adjacent ranges; last <= size - 1, so last + 1 cannot overflow.
+    std::sort(kept, kept + count, [](const byte_range& a, const byte_range& b) { return a.first < b.first; });
+    byte_range merged = kept[0];
+    for (std::size_t k = 1; k < count; ++k) {
+        if (kept[k].first > merged.last + 1)
+            return full; // disjoint pieces: 200 with the whole file instead of multipart/byteranges
+        merged.last = std::max(merged.last, kept[k].last);
+    }
+    return {range_kind::partial, merged};
+}
+
+mime_table::mime_table(std::string_view mime_types_text)
+{
+    for (const auto& b : builtin_types)
+        add(b.ext, b.type);
+    // mime.types: "type ext ext ..." per line, '#' starts a comment.
+    while (!mime_types_text.empty()) {
+        const std::size_t eol = std::min(mime_types_text.find('\n'), mime_types_text.size());
+        std::string_view line = mime_types_text.substr(0, eol);
+        mime_types_text.remove_prefix(std::min(eol + 1, mime_types_text.size()));
+        line = line.substr(0, line.find('#'));
+        std::string_view type;
+        for (;;) {
+            const std::size_t start = line.find_first_not_of(" \t\r\f\v");
+            if (start == std::string_view::npos)
+                break;
+            line.remove_prefix(start);
+            const std::size_t end = std::min(line.find_first_of(" \t\r\f\v"), line.size());
+            const std::string_view word = line.substr(0, end);
+            line.remove_prefix(end);
+            if (type.empty()) {
+                if (word.find('/') == std::string_view::npos)
+                    break;
+                type = word;
+            } else if (word.size() <= max_ext) {
+                add(word, type);
+            }
+        }
+    }
+    // Stable sort then unique keeps each extension's first entry: built-ins win.
+    std::stable_sort(entries_.begin(), entries_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    entries_.erase(std::unique(entries_.begin(), entries_.end(),
+                               [](const auto& a, const auto& b) { return a.first == b.first; }),
+                   entries_.end());
+}
+
+void mime_table::add(std::string_view ext, std::string_view type)
+{
+    std::string value = lower(type);
+    if (wants_charset(value))
+        value += "; charset=utf-8";
+    entries_.emplace_back(lower(ext), std::move(value));
+}
+
+std::string_view mime_table::find(std::string_view path) const noexcept
+{
+    const std::string_view name = path.substr(path.rfind('/') + 1); // npos + 1 == 0
+    const std::size_t dot = name.rfind('.');
+    if (dot == std::string_view::npos || dot == 0) // no extension, or a dotfile such as ".htaccess"
+        return octet_stream;
+    const std::string_view ext = name.substr(dot + 1);
+    if (ext.empty() || ext.size() > max_ext)
+        return octet_stream;
+    char buf[max_ext];
+    std::transform(ext.begin(), ext.end(), buf, to_lower);
+    const std::string_view key(buf, ext.size());
+    const auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
+                                     [](const auto& e, std::string_view k) { return std::string_view(e.first) < k; });
+    return it != entries_.end() && it->first == key ? std::string_view(it->second) : octet_stream;
+}
+
+std::string_view content_type(std::string_view path) { return process_table().find(path); }
+
+bool accepts_encoding(std::string_view accept_encoding, std::string_view coding) noexcept
+{
+    if (coding.empty())
+        return false;
+    const bool is_gzip = iequals(coding, "gzip");
+    std::optional<bool> named, wildcard; // allowed-ness of the first matching element of each kind
+    while (!accept_encoding.empty()) {
+        const std::size_t comma = std::min(accept_encoding.find(','), accept_encoding.size());
+        std::string_view element = accept_encoding.substr(0, comma);
+        accept_encoding.remove_prefix(std::min(comma + 1, accept_encoding.size()));
+
+        const std::size_t semi = std::min(element.find(';'), element.size());
+        const std::string_view name = trim_ows(element.substr(0, semi));
+        element.remove_prefix(semi);
+        if (name.empty())
+            continue;
+        // weight = OWS ";" OWS "q=" qvalue; qvalue = "0" ["." 0*3DIGIT] / "1" ["." 0*3"0"]. Other parameters are
+        // skipped; an element with a malformed qvalue is ignored as a whole.
+        bool allowed = true, valid = true;
+        while (!element.empty()) {
+            element.remove_prefix(1); // the ';'
+            const std::size_t next = std::min(element.find(';'), element.size());
+            const std::string_view param = trim_ows(element.substr(0, next));
+            element.remove_prefix(next);
+            if (param.size() < 2 || to_lower(param[0]) != 'q' || param[1] != '=')
+                continue;
+            const std::string_view q = param.substr(2);
+            const std::string_view frac = q.size() > 1 ? q.substr(2) : std::string_view{};
+            valid = (q == "0" || q == "1" || (q.size() >= 2 && (q[0] == '0' || q[0] == '1') && q[1] == '.')) &&
+                    frac.size() <= 3 && std::all_of(frac.begin(), frac.end(), is_digit) &&
+                    (q[0] == '0' || frac.find_first_not_of('0') == std::string_view::npos);
+            allowed = valid && (q[0] == '1' || frac.find_first_not_of('0') != std::string_view::npos);
+        }
+        if (!valid)
+            continue;
+        if (iequals(name, coding) || (is_gzip && iequals(name, "x-gzip"))) {
+            if (!named)
+                named = allowed;
+        } else if (name == "*" && !wildcard) {
+            wildcard = allowed;
+        }
+    }
+    return named ? *named : wildcard.value_or(false);
+}
+
+} // namespace ringfork::worker::static_rules
