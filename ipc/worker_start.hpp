@@ -18,6 +18,10 @@ struct worker_settings {
     bool welcome = false;         ///< A small page at GET / (the no-argument default).
     bool shared_accept = false;   ///< One listener shared by all slots: balance accepts.
     std::string root;             ///< Static files (empty: none).
+    std::string index = "index.html";
+    bool serve_dotfiles = false;
+    bool autoindex = false;
+    std::string access_log;       ///< Combined-format log path (empty: off).
     http::limits limits;
     unsigned max_connections = 10000;   ///< Per worker; accept pauses above it.
     unsigned header_timeout_ms = 10000; ///< Whole request head, from its first byte.

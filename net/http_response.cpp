@@ -132,6 +132,7 @@ void response_writer::header(std::string_view name, std::string_view value)
 
 void response_writer::finish_head(std::uint64_t length)
 {
+    body_length_ = ctx_.head ? 0 : length;
     out_.append("Content-Length: ");
     append_u64(out_, length);
     if (!ctx_.keep_alive)
@@ -140,6 +141,16 @@ void response_writer::finish_head(std::uint64_t length)
         out_.append("\r\nConnection: keep-alive\r\n\r\n");
     else
         out_.append("\r\n\r\n");
+}
+
+void response_writer::finish_without_body()
+{
+    if (!ctx_.keep_alive)
+        out_.append("Connection: close\r\n\r\n");
+    else if (ctx_.version_minor == 0)
+        out_.append("Connection: keep-alive\r\n\r\n");
+    else
+        out_.append("\r\n");
 }
 
 void response_writer::finish(std::string_view body)

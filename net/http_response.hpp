@@ -55,12 +55,16 @@ public:
     void finish(std::string_view body);
     /// For bodies sent separately: writes Content-Length: `length` and ends the head.
     void finish_head(std::uint64_t length);
+    /// Ends the head of a response that has no content at all (304): no Content-Length.
+    void finish_without_body();
 
     [[nodiscard]] const response_context& context() const noexcept { return ctx_; }
     /// Overrides the keep-alive decision before finish() (a handler that must close).
     void set_keep_alive(bool on) noexcept { ctx_.keep_alive = on; }
     /// The status passed to start(), 0 before.
     [[nodiscard]] unsigned status() const noexcept { return status_; }
+    /// Content bytes this response carries on the wire (0 for HEAD and 304).
+    [[nodiscard]] std::uint64_t body_length() const noexcept { return body_length_; }
     /// The buffer written to, for handlers that append a body in pieces after finish_head().
     [[nodiscard]] net::byte_buffer& buffer() noexcept { return out_; }
 
@@ -69,6 +73,7 @@ private:
     const date_cache& date_;
     response_context ctx_;
     unsigned status_ = 0;
+    std::uint64_t body_length_ = 0;
 };
 
 /// A complete error response ("400 Bad Request" with a short text body); `extra_headers`

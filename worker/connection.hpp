@@ -17,6 +17,7 @@ struct connection {
     std::uint32_t generation = 0;
     bool recv_armed = false;     ///< A multishot recv is outstanding.
     bool send_inflight = false;  ///< At most one send at a time.
+    bool read_inflight = false;  ///< A file read into `out` (never together with a send).
     bool close_after_send = false;
     bool lingering = false;      ///< Write side shut; discarding input until EOF or deadline.
     bool closing = false;        ///< Close decided; waiting for outstanding ops to complete.
@@ -30,7 +31,7 @@ struct connection {
     http_session session;
 
     [[nodiscard]] bool in_use() const noexcept { return fd >= 0; }
-    [[nodiscard]] bool ops_pending() const noexcept { return recv_armed || send_inflight; }
+    [[nodiscard]] bool ops_pending() const noexcept { return recv_armed || send_inflight || read_inflight; }
 };
 
 } // namespace ringfork::worker

@@ -21,6 +21,10 @@ http_session::verdict http_session::on_data(std::span<char> data, net::byte_buff
 {
     if (closed_)
         return verdict::close_after_send; // input after a close decision is discarded
+    if (streaming_) {
+        in_.append(data.data(), data.size()); // waits behind the body being streamed
+        return verdict::keep_open;
+    }
     if (!data.empty())
         progress_ms_ = now_ms;
     if (in_.empty()) {
@@ -50,7 +54,7 @@ std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, se
 {
     std::size_t pos = 0;
     http::request req;
-    while (pos < buf.size() && !closed_ && out.size() < output_high_water) {
+    while (pos < buf.size() && !closed_ && !streaming_ && out.size() < output_high_water) {
         const std::span<char> rest = buf.subspan(pos);
         const http::parse_result r = http::parse_request(rest, req, env.settings.limits);
         if (r.state == http::parse_status::need_more)
@@ -62,7 +66,7 @@ std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, se
         }
         const std::size_t head = r.consumed;
         if (req.framing == http::body_framing::none) {
-            dispatch(req, {}, out, env);
+            dispatch(req, {}, out, env, now_ms);
             pos += head;
             continue;
         }
@@ -76,7 +80,7 @@ std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, se
                 }
                 break;
             }
-            dispatch(req, rest.subspan(head, length), out, env);
+            dispatch(req, rest.subspan(head, length), out, env, now_ms);
             pos += head + length;
             reset_body();
             continue;
@@ -102,11 +106,10 @@ std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, se
         }
         if (!step.done)
             break;
-        dispatch(req, rest.subspan(head, body_decoded_), out, env);
+        dispatch(req, rest.subspan(head, body_decoded_), out, env, now_ms);
         pos += head + body_raw_;
         reset_body();
     }
-    (void)now_ms;
     return closed_ ? buf.size() : pos;
 }
 
@@ -119,7 +122,7 @@ void http_session::reset_body() noexcept
 }
 
 void http_session::dispatch(const http::request& req, std::span<const char> body, net::byte_buffer& out,
-                            session_env& env)
+                            session_env& env, std::uint64_t now_ms)
 {
     ++env.stats.requests;
     http::response_writer w(out, env.date, context_for(req, env));
@@ -148,10 +151,18 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
             std::string allow = "Allow: " + route->allow + "\r\n";
             http::write_error(w, 405, allow);
         } else {
-            route->target->handle({req, {env.scratch.data(), std::size_t(n)}, body}, w);
+            route->target->handle({req, {env.scratch.data(), std::size_t(n)}, body, now_ms}, w, stream_);
+            streaming_ = stream_.length > 0 && stream_.file;
         }
     }
     env.stats.count_response(w.status());
+    log(req, w, env);
+}
+
+void http_session::log(const http::request& req, const http::response_writer& w, session_env& env)
+{
+    if (env.log && env.log->enabled())
+        env.log->record(peer_, req, w.status(), w.body_length(), env.wall_now);
 }
 
 void http_session::fail(unsigned status, net::byte_buffer& out, session_env& env, int version_minor)
@@ -159,6 +170,13 @@ void http_session::fail(unsigned status, net::byte_buffer& out, session_env& env
     http::response_writer w(out, env.date, {version_minor == 0 ? 0 : 1, false, false});
     http::write_error(w, status);
     env.stats.count_response(status);
+    if (env.log && env.log->enabled()) {
+        http::request unparsed; // the request could not be read: log what is known
+        unparsed.method_text = "-";
+        unparsed.target = "-";
+        unparsed.version_minor = version_minor;
+        log(unparsed, w, env);
+    }
     closed_ = true;
 }
 

@@ -12,6 +12,7 @@
 #include "net/byte_buffer.hpp"
 #include "net/http_parser.hpp"
 #include "net/http_response.hpp"
+#include "worker/access_log.hpp"
 #include "worker/router.hpp"
 
 namespace ringfork::worker {
@@ -24,6 +25,8 @@ struct session_env {
     ipc::worker_stats& stats;
     std::string& scratch;   ///< Reused for path normalisation; never shrinks.
     bool draining = false;  ///< Answer with Connection: close from now on.
+    access_log* log = nullptr; ///< Records every response when enabled.
+    std::time_t wall_now = 0;  ///< Wall-clock second, for the access log.
 };
 
 class http_session {
@@ -55,27 +58,44 @@ public:
     [[nodiscard]] std::uint64_t request_started_ms() const noexcept { return started_ms_; }
     /// When body bytes last arrived.
     [[nodiscard]] std::uint64_t last_progress_ms() const noexcept { return progress_ms_; }
+    /// The body being streamed for the last response, or null. Request processing waits
+    /// until stream_done(), so pipelined responses stay in order.
+    [[nodiscard]] file_body* stream() noexcept { return streaming_ ? &stream_ : nullptr; }
+    /// The loop finished streaming; buffered requests can be resumed.
+    void stream_done() noexcept
+    {
+        streaming_ = false;
+        stream_ = file_body{};
+    }
     /// A close was decided (error or Connection: close); later input is ignored.
     [[nodiscard]] bool closed() const noexcept { return closed_; }
     /// Writes a 408 for a request that did not arrive in time, and closes.
     void timeout(net::byte_buffer& out, session_env& env);
     /// Frees the held-back input buffer once it is empty.
     void trim() noexcept;
+    /// The client's address as the access log shows it.
+    void set_peer(std::string peer) { peer_ = std::move(peer); }
 
 private:
     /// Handles requests in `buf`; returns the bytes fully used (the rest is partial).
     std::size_t process(std::span<char> buf, net::byte_buffer& out, session_env& env, std::uint64_t now_ms);
     /// Routes one complete request and writes its response.
-    void dispatch(const http::request& req, std::span<const char> body, net::byte_buffer& out, session_env& env);
+    void dispatch(const http::request& req, std::span<const char> body, net::byte_buffer& out, session_env& env,
+                  std::uint64_t now_ms);
     void fail(unsigned status, net::byte_buffer& out, session_env& env, int version_minor);
     void reset_body() noexcept;
 
+    void log(const http::request& req, const http::response_writer& w, session_env& env);
+
     net::byte_buffer in_;           ///< An incomplete request, from its first byte.
+    std::string peer_;
     std::uint64_t started_ms_ = 0;
     std::uint64_t progress_ms_ = 0;
     http::chunked_decoder chunked_{0};
     std::size_t body_raw_ = 0;      ///< Chunked: raw bytes after the head already decoded.
     std::size_t body_decoded_ = 0;  ///< Chunked: decoded bytes written after the head.
+    file_body stream_;
+    bool streaming_ = false;
     bool in_body_ = false;
     bool continue_sent_ = false;
     bool closed_ = false;

@@ -14,7 +14,9 @@
 #include <ctime>
 
 #include "net/error.hpp"
+#include "net/address.hpp"
 #include "net/log.hpp"
+#include "worker/file_cache.hpp"
 
 namespace ringfork::worker {
 
@@ -28,6 +30,7 @@ constexpr std::uint64_t window_ms = 1000;        ///< Accept-share window length
 constexpr std::size_t spare_out_max = 1024;       ///< Pooled output blocks kept for reuse.
 constexpr std::size_t spare_block_max = 64 * 1024;
 constexpr std::size_t held_input_max = 64 * 1024; ///< Input held back beyond the limits' own bounds.
+constexpr std::size_t stream_chunk = 128 * 1024;  ///< A streamed file's window per connection.
 
 std::uint64_t monotonic_us() noexcept
 {
@@ -76,6 +79,15 @@ loop::loop(const ipc::worker_start& start, const router& routes, std::string& er
         ring_ = net::ring();
         return;
     }
+    if (!settings_.access_log.empty()) {
+        access_log_ = access_log::open(settings_.access_log, error);
+        if (!error.empty()) {
+            ring_ = net::ring();
+            return;
+        }
+        env_.log = &access_log_;
+    }
+    env_.wall_now = std::time(nullptr);
     for (int fd : start.listen_fds)
         listeners_.push_back({fd, false});
     conns_.reserve(std::min<std::size_t>(settings_.max_connections, 4096));
@@ -120,6 +132,7 @@ int loop::run()
     if (start_.share)
         start_.share->slots[start_.slot].live.store(0, std::memory_order_relaxed);
     io_uring_submit(ring_.get()); // closes queued in the last turn
+    access_log_.flush();
     stats_.connections_open = open_;
     send_to_master(draining_ && open_ == 0 ? ipc::msg_type::drained : ipc::msg_type::stats);
     return 0;
@@ -134,7 +147,8 @@ void loop::handle(const io_uring_cqe& cqe)
         on_accept(u.index, cqe);
         return;
     case net::op::recv:
-    case net::op::send: {
+    case net::op::send:
+    case net::op::file_read: {
         connection* c = u.index < conns_.size() ? &conns_[u.index] : nullptr;
         if (!c || !c->in_use() || (c->generation & net::user_data::generation_mask) != u.generation) {
             // A completion for a connection already gone can still carry a buffer.
@@ -144,8 +158,10 @@ void loop::handle(const io_uring_cqe& cqe)
         }
         if (u.kind == net::op::recv)
             on_recv(*c, u.index, cqe);
-        else
+        else if (u.kind == net::op::send)
             on_send(*c, u.index, cqe);
+        else
+            on_file_read(*c, u.index, cqe);
         return;
     }
     case net::op::signal:
@@ -256,6 +272,17 @@ std::uint32_t loop::open_connection(int fd)
     c = connection{};
     c.fd = fd;
     c.generation = generation;
+    if (access_log_.enabled()) {
+        sockaddr_storage peer{};
+        socklen_t len = sizeof peer;
+        if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+            net::address a;
+            a.storage = peer;
+            a.length = len;
+            std::string text = a.to_string();
+            c.session.set_peer(text.substr(0, text.rfind(':')));
+        }
+    }
     ++open_;
     stats_.connections_open = open_;
     if (start_.share)
@@ -301,6 +328,8 @@ void loop::on_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
                 c.close_after_send = true;
             if (!c.out.empty() && c.arrived_us == 0)
                 c.arrived_us = now_us_;
+            if (c.session.stream())
+                pump_stream(c, index);
             if (c.session.buffered() > held_input_max + settings_.limits.max_header_bytes + settings_.limits.max_body)
                 begin_close(c, index, false); // pipelining without reading, beyond every bound
             else if (!c.out.empty())
@@ -355,7 +384,7 @@ void loop::flush()
             arm_recv(c, index);
             c.rearm_recv = false;
         }
-        if (!c.send_inflight && !c.out.empty()) {
+        if (!c.send_inflight && !c.read_inflight && !c.out.empty()) {
             io_uring_sqe* sqe = ring_.sqe();
             io_uring_prep_send(sqe, c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
             io_uring_sqe_set_data64(sqe, ud(net::op::send, index, c.generation));
@@ -386,29 +415,102 @@ void loop::on_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
             stats_.latency.record(took);
         c.responses_in_send = 0;
         c.arrived_us = 0;
-        if (c.session.mid_request() && !c.closing && !c.session.closed()) {
-            // Input held back while output was over the high-water mark.
-            const std::uint64_t before = stats_.requests + stats_.parse_errors;
-            if (c.session.resume(c.out, env_, now_ms_) == http_session::verdict::close_after_send)
-                c.close_after_send = true;
-            c.responses_in_send += static_cast<std::uint32_t>(stats_.requests + stats_.parse_errors - before);
-            if (!c.out.empty()) {
-                c.arrived_us = now_us_;
-                queue_flush(c, index);
-            }
-        }
-        if (c.out.empty()) {
+        if (c.session.stream())
+            pump_stream(c, index);
+        else if (c.session.mid_request() && !c.closing && !c.session.closed())
+            resume_session(c, index); // input held back while output was over the high-water mark
+        if (c.out.empty() && !c.read_inflight) {
             if (c.out.capacity() <= spare_block_max && spare_out_.size() < spare_out_max) {
                 c.out.clear();
                 spare_out_.push_back(std::move(c.out));
             }
             c.out.release();
             c.session.trim();
-            if (c.close_after_send)
+            if (c.close_after_send && !c.session.stream())
                 begin_close(c, index, !c.peer_eof);
         }
     }
     finish_close_if_done(c, index);
+    update_deadline(c, index);
+}
+
+void loop::resume_session(connection& c, std::uint32_t index)
+{
+    const std::uint64_t before = stats_.requests + stats_.parse_errors;
+    if (c.session.resume(c.out, env_, now_ms_) == http_session::verdict::close_after_send)
+        c.close_after_send = true;
+    c.responses_in_send += static_cast<std::uint32_t>(stats_.requests + stats_.parse_errors - before);
+    if (!c.out.empty()) {
+        if (c.arrived_us == 0)
+            c.arrived_us = now_us_;
+        queue_flush(c, index);
+    }
+    if (c.session.stream())
+        pump_stream(c, index);
+}
+
+// Streaming a file body: a whole small file already in memory is appended at once;
+// otherwise one read of at most `stream_chunk` bytes goes into the output buffer, then one
+// send, then the next read. Reads and sends never overlap, so the buffer never moves under
+// the kernel, and a slow reader costs one window of memory.
+void loop::pump_stream(connection& c, std::uint32_t index)
+{
+    file_body* b = c.session.stream();
+    if (!b || c.read_inflight || c.send_inflight || c.closing)
+        return;
+    open_file& f = *b->file;
+    if (f.content_loaded && b->offset + b->length <= f.content.size()) {
+        c.out.append(f.content.data() + b->offset, b->length);
+        c.session.stream_done();
+        queue_flush(c, index);
+        if (c.session.mid_request() && !c.session.closed())
+            resume_session(c, index);
+        return;
+    }
+    if (c.out.size() >= stream_chunk) {
+        queue_flush(c, index);
+        return;
+    }
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(b->length, stream_chunk - c.out.size()));
+    if (c.out.capacity() == 0 && !spare_out_.empty()) {
+        c.out = std::move(spare_out_.back());
+        spare_out_.pop_back();
+    }
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_read(sqe, f.fd.get(), c.out.reserve_tail(n), static_cast<unsigned>(n), b->offset);
+    io_uring_sqe_set_data64(sqe, ud(net::op::file_read, index, c.generation));
+    c.read_inflight = true;
+}
+
+// File read: the bytes landed at the tail of `out`; commit them and send. A whole small
+// file read in one go is kept in the cache entry, so later requests skip the read.
+void loop::on_file_read(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
+{
+    c.read_inflight = false;
+    file_body* b = c.session.stream();
+    if (c.closing || !b) {
+        finish_close_if_done(c, index);
+        return;
+    }
+    if (cqe.res <= 0) {
+        // The file shrank or failed under us: the promised length cannot be kept.
+        net::log::error("{}", net::sys_error("read", "static file", cqe.res < 0 ? -cqe.res : EIO));
+        begin_close(c, index, false);
+        finish_close_if_done(c, index);
+        return;
+    }
+    const auto got = static_cast<std::size_t>(cqe.res);
+    open_file& f = *b->file;
+    if (b->offset == 0 && got == f.size && f.size <= file_cache::small_max && !f.content_loaded) {
+        f.content.assign(c.out.data() + c.out.size(), got);
+        f.content_loaded = true;
+    }
+    c.out.commit(got);
+    b->offset += got;
+    b->length -= std::min<std::uint64_t>(b->length, got);
+    if (b->length == 0)
+        c.session.stream_done();
+    queue_flush(c, index);
     update_deadline(c, index);
 }
 
@@ -475,7 +577,7 @@ void loop::update_deadline(connection& c, std::uint32_t index)
     if (c.lingering)
         return; // set once when lingering began
     std::uint64_t at;
-    if (c.send_inflight || !c.out.empty()) {
+    if (c.send_inflight || c.read_inflight || !c.out.empty() || c.session.stream()) {
         c.deadline = deadline_kind::send;
         at = now_ms_ + settings_.send_timeout_ms;
     } else if (c.session.in_body()) {
@@ -540,6 +642,9 @@ void loop::on_signal(const io_uring_cqe& cqe)
         case SIGINT:
             stop_now_ = true;
             break;
+        case SIGUSR1:
+            access_log_.reopen();
+            break;
         default:
             break; // the master acts on the rest
         }
@@ -568,6 +673,9 @@ void loop::on_channel(const io_uring_cqe& cqe)
         switch (inbox_.type) {
         case ipc::msg_type::drain:
             start_drain();
+            break;
+        case ipc::msg_type::reopen_logs:
+            access_log_.reopen();
             break;
         default:
             break;
@@ -607,7 +715,12 @@ void loop::send_to_master(ipc::msg_type type)
 
 void loop::tick()
 {
-    date_.update(std::time(nullptr));
+    env_.wall_now = std::time(nullptr);
+    date_.update(env_.wall_now);
+    if (now_ms_ >= next_log_flush_ms_) {
+        access_log_.flush(); // at most a second behind
+        next_log_flush_ms_ = now_ms_ + 1000;
+    }
     timers_.advance(now_ms_, [this](std::uint32_t index) { on_deadline(index); });
     if (start_.share && now_ms_ >= next_window_ms_) {
         window_.reset(*start_.share, ipc::max_slots);

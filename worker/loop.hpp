@@ -44,6 +44,7 @@ private:
     void on_accept(std::uint32_t index, const io_uring_cqe& cqe);
     void on_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
     void on_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
+    void on_file_read(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
     void on_signal(const io_uring_cqe& cqe);
     void on_channel(const io_uring_cqe& cqe);
 
@@ -56,6 +57,8 @@ private:
 
     std::uint32_t open_connection(int fd);
     void queue_flush(connection& c, std::uint32_t index);
+    void pump_stream(connection& c, std::uint32_t index);
+    void resume_session(connection& c, std::uint32_t index);
     void flush();
     void begin_close(connection& c, std::uint32_t index, bool graceful);
     void finish_close_if_done(connection& c, std::uint32_t index);
@@ -85,6 +88,7 @@ private:
     http::date_cache date_;
     ipc::worker_stats stats_;
     std::string scratch_;
+    access_log access_log_;
     session_env env_;
     ipc::fair_share_window window_;
 
@@ -92,6 +96,7 @@ private:
     std::uint64_t now_us_ = 0;
     std::uint64_t next_stats_ms_ = 0;
     std::uint64_t next_window_ms_ = 0;
+    std::uint64_t next_log_flush_ms_ = 0;
     std::uint64_t drain_deadline_ms_ = 0;
     std::uint32_t open_ = 0;
     pause_reason paused_ = pause_reason::none;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,19 +21,30 @@ using method_mask = std::uint16_t;
 [[nodiscard]] constexpr method_mask bit(http::method m) noexcept { return method_mask(1u << unsigned(m)); }
 inline constexpr method_mask get_head = bit(http::method::get) | bit(http::method::head);
 
+struct open_file;
+
 /// A request as a handler sees it.
 struct request_view {
     const http::request& head;
     std::string_view path;        ///< Percent-decoded once, dot-segments removed.
     std::span<const char> body;   ///< Decoded body (empty when none).
+    std::uint64_t now_ms = 0;     ///< The loop's monotonic clock for this turn.
 };
 
-/// Produces one response synchronously into the writer.
+/// A response body the loop streams after the head: `length` bytes of `file` from `offset`.
+struct file_body {
+    std::shared_ptr<open_file> file;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+};
+
+/// Produces one response into the writer: a whole one, or a head whose body the loop then
+/// streams from a file (the handler fills `stream`; later pipelined requests wait for it).
 class handler {
 public:
     virtual ~handler() = default;
-    /// Writes the whole response: w.start(status), headers, w.finish(body).
-    virtual void handle(const request_view& req, http::response_writer& w) = 0;
+    /// Writes w.start(status), headers, then w.finish(body), or w.finish_head(n) and `stream`.
+    virtual void handle(const request_view& req, http::response_writer& w, file_body& stream) = 0;
 };
 
 /// Exact and prefix routes, tried in that order; the longest prefix wins.

@@ -1,15 +1,21 @@
 // Worker process entry: what a freshly forked child does before its loop runs.
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <memory>
 #include <string>
 
 #include "ipc/worker_start.hpp"
+#include "net/error.hpp"
+#include "net/fd.hpp"
 #include "net/log.hpp"
 #include "worker/demo.hpp"
 #include "worker/loop.hpp"
 #include "worker/router.hpp"
+#include "worker/static_files.hpp"
 
 namespace ringfork::ipc {
 
@@ -34,6 +40,18 @@ int run_worker(const worker_start& start)
     }
     if (s.welcome)
         routes.add("/", worker::get_head, &welcome);
+    net::unique_fd root;
+    std::unique_ptr<worker::static_handler> files;
+    if (!s.root.empty()) {
+        root.reset(::open(s.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) {
+            net::log::error("{}", net::sys_error("open", s.root, errno));
+            return 70;
+        }
+        files = std::make_unique<worker::static_handler>(
+            root.get(), worker::static_options{s.index, s.serve_dotfiles, s.autoindex});
+        routes.add_prefix("/", worker::get_head, files.get());
+    }
 
     std::string error;
     worker::loop loop(start, routes, error);

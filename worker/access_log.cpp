@@ -1,0 +1,109 @@
+// Per-worker access log.
+#include "worker/access_log.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "net/error.hpp"
+#include "net/log.hpp"
+
+namespace ringfork::worker {
+
+namespace {
+
+int open_append(const std::string& path) noexcept
+{
+    return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+} // namespace
+
+void append_escaped(std::string& out, std::string_view s)
+{
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+}
+
+access_log access_log::open(const std::string& path, std::string& error)
+{
+    access_log log;
+    log.path_ = path;
+    log.fd_.reset(open_append(path));
+    if (!log.fd_)
+        error = net::sys_error("open --access-log", path, errno);
+    return log;
+}
+
+void access_log::stamp(std::time_t now)
+{
+    if (now == stamped_)
+        return;
+    stamped_ = now;
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(time_local_, sizeof time_local_, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+}
+
+void access_log::record(std::string_view peer, const http::request& req, unsigned status, std::uint64_t body_bytes,
+                        std::time_t now)
+{
+    stamp(now);
+    buffer_ += peer.empty() ? std::string_view("-") : peer;
+    buffer_ += " - - [";
+    buffer_ += time_local_;
+    buffer_ += "] \"";
+    append_escaped(buffer_, req.method_text);
+    buffer_ += ' ';
+    append_escaped(buffer_, req.target);
+    buffer_ += req.version_minor == 0 ? " HTTP/1.0\" " : " HTTP/1.1\" ";
+    fmt::format_to(std::back_inserter(buffer_), "{} {} \"", status, body_bytes);
+    const std::string_view referer = req.find("Referer");
+    append_escaped(buffer_, referer.empty() ? "-" : referer);
+    buffer_ += "\" \"";
+    const std::string_view agent = req.find("User-Agent");
+    append_escaped(buffer_, agent.empty() ? "-" : agent);
+    buffer_ += "\"\n";
+    if (buffer_.size() >= flush_bytes)
+        flush();
+}
+
+void access_log::flush() noexcept
+{
+    std::size_t done = 0;
+    while (fd_ && done < buffer_.size()) {
+        const ssize_t n = ::write(fd_.get(), buffer_.data() + done, buffer_.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            net::log::error("{} (dropping {} bytes)", net::sys_error("write", path_, errno), buffer_.size() - done);
+            break;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    buffer_.clear();
+}
+
+void access_log::reopen()
+{
+    flush();
+    const int fd = open_append(path_);
+    if (fd < 0) {
+        net::log::error("{} (keeping the old file)", net::sys_error("reopen --access-log", path_, errno));
+        return;
+    }
+    fd_.reset(fd);
+}
+
+} // namespace ringfork::worker

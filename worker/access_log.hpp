@@ -1,0 +1,47 @@
+// Per-worker access log in nginx's "combined" format, buffered in memory and written in
+// large appends, reopened on request (logrotate). Owns the file and the line format;
+// leaves deciding when to flush and reopen to the loop.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+#include "net/fd.hpp"
+#include "net/http_parser.hpp"
+
+namespace ringfork::worker {
+
+class access_log {
+public:
+    static constexpr std::size_t flush_bytes = 64 * 1024;
+
+    /// Opens `path` for appending (created 0644). Empty `error` on success.
+    [[nodiscard]] static access_log open(const std::string& path, std::string& error);
+
+    access_log() = default;
+    [[nodiscard]] bool enabled() const noexcept { return static_cast<bool>(fd_); }
+
+    /// Appends one line; flushes when the buffer is large.
+    void record(std::string_view peer, const http::request& req, unsigned status, std::uint64_t body_bytes,
+                std::time_t now);
+    /// Writes what is buffered.
+    void flush() noexcept;
+    /// Flushes, then reopens the path (the old file may have been renamed away).
+    void reopen();
+
+private:
+    void stamp(std::time_t now);
+
+    std::string path_;
+    net::unique_fd fd_;
+    std::string buffer_;
+    std::time_t stamped_ = -1;
+    char time_local_[32] = {}; ///< "24/Nov/2026:00:37:53 +0000"
+};
+
+/// Appends `s` to `out` with '"', '\\' and bytes outside printable ASCII written as \xHH.
+void append_escaped(std::string& out, std::string_view s);
+
+} // namespace ringfork::worker

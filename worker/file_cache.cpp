@@ -1,0 +1,120 @@
+// Open-file cache for static serving.
+#include "worker/file_cache.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "net/http_response.hpp"
+#include "worker/static_rules.hpp"
+
+namespace ringfork::worker {
+
+namespace {
+
+int openat2_beneath(int dirfd, const char* path) noexcept
+{
+    open_how how{};
+    // O_NONBLOCK: opening a FIFO someone left under the root must not stall the loop.
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    return static_cast<int>(syscall(SYS_openat2, dirfd, path, &how, sizeof how));
+}
+
+} // namespace
+
+int file_cache::probe(int root_fd) noexcept
+{
+    const int fd = openat2_beneath(root_fd, ".");
+    if (fd < 0)
+        return errno;
+    ::close(fd);
+    return 0;
+}
+
+file_cache::result file_cache::open_fresh(std::string_view relative, std::uint64_t now_ms)
+{
+    const std::string path = relative.empty() ? std::string(".") : std::string(relative);
+    net::unique_fd fd(openat2_beneath(root_fd_, path.c_str()));
+    if (!fd) {
+        const int err = errno;
+        switch (err) {
+        case ENOENT:
+        case ENOTDIR:
+        case EXDEV:  // a symlink or ".." leading out of the root
+        case ELOOP:  // a magic link, or a loop
+        case ENAMETOOLONG:
+            return {status::not_found, nullptr, err};
+        case EACCES:
+        case EPERM:
+            return {status::forbidden, nullptr, err};
+        default:
+            return {status::error, nullptr, err};
+        }
+    }
+    struct stat st{};
+    if (fstat(fd.get(), &st) != 0)
+        return {status::error, nullptr, errno};
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+        return {status::forbidden, nullptr, 0}; // devices, sockets, FIFOs are never served
+    auto f = std::make_shared<open_file>();
+    f->fd = std::move(fd);
+    f->directory = S_ISDIR(st.st_mode);
+    f->size = static_cast<std::uint64_t>(st.st_size);
+    f->mtime_ns = std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    f->mtime_s = st.st_mtim.tv_sec;
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    f->etag = static_rules::make_etag(f->size, f->mtime_ns);
+    http::format_http_date(f->mtime_s, f->last_modified);
+    f->checked_ms = now_ms;
+    return {status::ok, std::move(f), 0};
+}
+
+file_cache::result file_cache::open(std::string_view relative, std::uint64_t now_ms)
+{
+    auto it = entries_.find(std::string(relative));
+    if (it != entries_.end() && now_ms - it->second->checked_ms < revalidate_ms)
+        return {status::ok, it->second, 0};
+    result fresh = open_fresh(relative, now_ms);
+    if (fresh.what != status::ok) {
+        if (it != entries_.end())
+            entries_.erase(it);
+        return fresh;
+    }
+    if (it != entries_.end()) {
+        open_file& old = *it->second;
+        const open_file& now = *fresh.file;
+        if (old.dev == now.dev && old.ino == now.ino && old.size == now.size && old.mtime_ns == now.mtime_ns) {
+            old.checked_ms = now_ms; // unchanged: keep the open descriptor and cached bytes
+            return {status::ok, it->second, 0};
+        }
+        it->second = fresh.file; // changed: readers of the old one keep their descriptor
+        return fresh;
+    }
+    if (entries_.size() >= max_entries_)
+        entries_.erase(entries_.begin()); // bounded: drop one entry, any
+    entries_.emplace(std::string(relative), fresh.file);
+    return fresh;
+}
+
+void file_cache::refresh_siblings(open_file& f, std::string_view relative, std::uint64_t now_ms)
+{
+    if (f.siblings_checked_ms != 0 && now_ms - f.siblings_checked_ms < revalidate_ms)
+        return;
+    f.siblings_checked_ms = now_ms;
+    auto sibling = [&](std::string_view suffix) -> std::shared_ptr<open_file> {
+        std::string name(relative);
+        name += suffix;
+        result r = open(name, now_ms);
+        return r.what == status::ok && !r.file->directory ? r.file : nullptr;
+    };
+    f.br = sibling(".br");
+    f.gz = sibling(".gz");
+}
+
+} // namespace ringfork::worker

@@ -1,0 +1,226 @@
+// Static files under --root.
+#include "worker/static_files.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "net/error.hpp"
+#include "net/log.hpp"
+#include "worker/static_rules.hpp"
+
+namespace ringfork::worker {
+
+namespace {
+
+/// HTML-escapes a file name for the directory listing.
+std::string escape_html(std::string_view s)
+{
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+/// Percent-encodes a file name for an href.
+std::string escape_href(std::string_view s)
+{
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+            out += static_cast<char>(c);
+        else
+            out += fmt::format("%{:02X}", c);
+    }
+    return out;
+}
+
+} // namespace
+
+bool has_dot_segment(std::string_view path) noexcept
+{
+    for (std::size_t i = 0; i < path.size(); ++i)
+        if (path[i] == '.' && (i == 0 || path[i - 1] == '/'))
+            return true;
+    return false;
+}
+
+void static_handler::handle(const request_view& req, http::response_writer& w, file_body& stream)
+{
+    const std::string_view path = req.path; // normalised: starts with '/', no dot-segments
+    if (!opts_.serve_dotfiles && has_dot_segment(path)) {
+        http::write_error(w, 404);
+        return;
+    }
+    std::string relative(path.substr(1));
+    auto r = cache_.open(relative, req.now_ms);
+    if (r.what == file_cache::status::ok && r.file->directory) {
+        if (!path.ends_with('/')) {
+            // RFC 9110 §15.4.2: the slashed URL is where relative links in the index resolve.
+            std::string location(path);
+            location += '/';
+            if (!req.head.query.empty()) {
+                location += '?';
+                location += req.head.query;
+            }
+            w.start(301);
+            w.header("Location", location);
+            w.header("Content-Type", "text/plain; charset=utf-8");
+            w.finish("Moved Permanently\n");
+            return;
+        }
+        const std::string dir = relative;
+        relative += opts_.index;
+        r = cache_.open(relative, req.now_ms);
+        if (r.what == file_cache::status::not_found && opts_.autoindex) {
+            list_directory(req, w, dir);
+            return;
+        }
+        if (r.what == file_cache::status::ok && r.file->directory)
+            r.what = file_cache::status::not_found;
+    }
+    switch (r.what) {
+    case file_cache::status::ok:
+        serve_file(req, w, stream, r.file, relative);
+        return;
+    case file_cache::status::not_found:
+        http::write_error(w, 404);
+        return;
+    case file_cache::status::forbidden:
+        http::write_error(w, 403);
+        return;
+    case file_cache::status::error:
+        net::log::error("{}", net::sys_error("openat2", relative, r.err));
+        http::write_error(w, 500);
+        return;
+    }
+}
+
+void static_handler::serve_file(const request_view& req, http::response_writer& w, file_body& stream,
+                                const std::shared_ptr<open_file>& file, std::string_view relative)
+{
+    cache_.refresh_siblings(*file, relative, req.now_ms);
+    const bool has_variants = file->br || file->gz;
+    std::shared_ptr<open_file> chosen = file;
+    std::string_view coding;
+    if (has_variants) {
+        const std::string_view accept = req.head.find("Accept-Encoding");
+        if (file->br && static_rules::accepts_encoding(accept, "br")) {
+            chosen = file->br;
+            coding = "br";
+        } else if (file->gz && static_rules::accepts_encoding(accept, "gzip")) {
+            chosen = file->gz;
+            coding = "gzip";
+        }
+    }
+    const open_file& f = *chosen;
+    auto common_headers = [&] {
+        w.header("Last-Modified", {f.last_modified, sizeof f.last_modified});
+        w.header("ETag", f.etag);
+        if (has_variants)
+            w.header("Vary", "Accept-Encoding");
+    };
+    switch (static_rules::evaluate(req.head, f.etag, f.mtime_s)) {
+    case static_rules::precondition::not_modified:
+        w.start(304);
+        common_headers();
+        w.finish_without_body();
+        return;
+    case static_rules::precondition::failed:
+        http::write_error(w, 412);
+        return;
+    case static_rules::precondition::proceed:
+        break;
+    }
+    std::uint64_t offset = 0, length = f.size;
+    unsigned status = 200;
+    static_rules::range_result range;
+    if (req.head.verb == http::method::get) {
+        const std::string_view range_header = req.head.find("Range");
+        if (!range_header.empty())
+            range = static_rules::evaluate_range(range_header, req.head.find("If-Range"), f.etag, f.mtime_s, f.size);
+    }
+    if (range.kind == static_rules::range_kind::unsatisfiable) {
+        const std::string content_range = fmt::format("Content-Range: bytes */{}\r\n", f.size);
+        http::write_error(w, 416, content_range);
+        return;
+    }
+    w.start(range.kind == static_rules::range_kind::partial ? 206 : 200);
+    w.header("Content-Type", static_rules::content_type(relative));
+    common_headers();
+    w.header("Accept-Ranges", "bytes");
+    if (!coding.empty())
+        w.header("Content-Encoding", coding);
+    if (range.kind == static_rules::range_kind::partial) {
+        status = 206;
+        offset = range.range.first;
+        length = range.range.last - range.range.first + 1;
+        char buf[80];
+        auto res = fmt::format_to_n(buf, sizeof buf, "bytes {}-{}/{}", range.range.first, range.range.last, f.size);
+        w.header("Content-Range", {buf, res.size});
+    }
+    (void)status;
+    w.finish_head(length);
+    if (req.head.verb == http::method::head || length == 0)
+        return;
+    stream.file = chosen;
+    stream.offset = offset;
+    stream.length = length;
+}
+
+void static_handler::list_directory(const request_view& req, http::response_writer& w, std::string_view relative)
+{
+    // Listings are opt-in (--autoindex) and bounded to the first 10,000 entries.
+    const std::string path = relative.empty() ? "." : std::string(relative);
+    const int fd = ::openat(root_fd_, path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    DIR* dir = fd >= 0 ? fdopendir(fd) : nullptr;
+    if (!dir) {
+        if (fd >= 0)
+            ::close(fd);
+        http::write_error(w, 404);
+        return;
+    }
+    std::vector<std::string> names;
+    while (dirent* e = readdir(dir)) {
+        std::string_view name = e->d_name;
+        if (name == "." || name == ".." || (!opts_.serve_dotfiles && name.starts_with('.')))
+            continue;
+        names.emplace_back(name);
+        if (e->d_type == DT_DIR)
+            names.back() += '/';
+        if (names.size() >= 10'000)
+            break;
+    }
+    closedir(dir);
+    std::sort(names.begin(), names.end());
+    std::string title = escape_html(req.path);
+    std::string page = fmt::format("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Index of {0}</title>"
+                                   "</head>\n<body><h1>Index of {0}</h1>\n<ul>\n",
+                                   title);
+    if (req.path != "/")
+        page += "<li><a href=\"../\">../</a></li>\n";
+    for (const auto& n : names) {
+        const bool is_dir = n.ends_with('/');
+        const std::string_view base = is_dir ? std::string_view(n).substr(0, n.size() - 1) : std::string_view(n);
+        page += fmt::format("<li><a href=\"{}{}\">{}</a></li>\n", escape_href(base), is_dir ? "/" : "", escape_html(n));
+    }
+    page += "</ul>\n</body></html>\n";
+    w.start(200);
+    w.header("Content-Type", "text/html; charset=utf-8");
+    w.finish(page);
+}
+
+} // namespace ringfork::worker

@@ -1,0 +1,39 @@
+// Static files under --root: GET and HEAD with validators, conditional and range requests,
+// index files, directory redirects and precompressed siblings. Owns the HTTP decisions for
+// files; leaves opening to file_cache and moving the bytes to the loop (file_body).
+#pragma once
+
+#include <string>
+
+#include "worker/file_cache.hpp"
+#include "worker/router.hpp"
+
+namespace ringfork::worker {
+
+struct static_options {
+    std::string index = "index.html"; ///< Served for a directory request ending in '/'.
+    bool serve_dotfiles = false;      ///< Otherwise any path segment starting with '.' is 404.
+    bool autoindex = false;           ///< Directory listing when there is no index file.
+};
+
+class static_handler final : public handler {
+public:
+    /// `root_fd` must stay open for the handler's life (the worker owns it).
+    static_handler(int root_fd, static_options opts) : cache_(root_fd), opts_(std::move(opts)), root_fd_(root_fd) {}
+
+    void handle(const request_view& req, http::response_writer& w, file_body& stream) override;
+
+private:
+    void serve_file(const request_view& req, http::response_writer& w, file_body& stream,
+                    const std::shared_ptr<open_file>& file, std::string_view relative);
+    void list_directory(const request_view& req, http::response_writer& w, std::string_view relative);
+
+    file_cache cache_;
+    static_options opts_;
+    int root_fd_;
+};
+
+/// True when any segment of `path` starts with '.'.
+[[nodiscard]] bool has_dot_segment(std::string_view path) noexcept;
+
+} // namespace ringfork::worker
