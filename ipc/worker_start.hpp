@@ -22,6 +22,9 @@ struct worker_settings {
     bool serve_dotfiles = false;
     bool autoindex = false;
     std::string access_log;       ///< Combined-format log path (empty: off).
+    std::string task_pool;        ///< Pool socket address ("@name": abstract); empty: no tasks.
+    std::string task_spool;       ///< Directory of job output and results.
+    unsigned task_timeout_ms = 30000;
     http::limits limits;
     unsigned max_connections = 10000;   ///< Per worker; accept pauses above it.
     unsigned header_timeout_ms = 10000; ///< Whole request head, from its first byte.

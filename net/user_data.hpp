@@ -7,7 +7,9 @@
 namespace ringfork::net {
 
 /// Operations the worker loop submits; one handler each.
-enum class op : std::uint8_t { none = 0, accept, recv, send, close, timeout, signal, channel, cancel, file_read };
+enum class op : std::uint8_t {
+    none = 0, accept, recv, send, close, timeout, signal, channel, cancel, file_read, task_send, task_recv
+};
 
 /// op in bits 56..63, generation in bits 32..55, object index in bits 0..31. The generation
 /// lets a completion that arrives after its connection slot was reused be recognised.

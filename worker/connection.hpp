@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 
 #include "net/byte_buffer.hpp"
 #include "worker/http_session.hpp"
@@ -10,7 +12,17 @@
 namespace ringfork::worker {
 
 /// Why a connection's single deadline is set.
-enum class deadline_kind : std::uint8_t { none, idle, header, body, send, linger };
+enum class deadline_kind : std::uint8_t { none, idle, header, body, send, linger, task };
+
+/// A job this connection handed to the task pool, while it is being sent or awaited.
+struct task_call {
+    int fd = -1;               ///< Connection to the pool socket.
+    std::string payload;       ///< job_request + body; `sent` bytes of it are out.
+    std::size_t sent = 0;
+    bool send_inflight = false;
+    bool recv_inflight = false;
+    char result[64] = {};      ///< Room for an ipc::job_result.
+};
 
 struct connection {
     int fd = -1;
@@ -29,9 +41,13 @@ struct connection {
     std::uint64_t arrived_us = 0;        ///< When the oldest unsent response's request arrived.
     net::byte_buffer out;
     http_session session;
+    std::unique_ptr<task_call> task;
 
     [[nodiscard]] bool in_use() const noexcept { return fd >= 0; }
-    [[nodiscard]] bool ops_pending() const noexcept { return recv_armed || send_inflight || read_inflight; }
+    [[nodiscard]] bool ops_pending() const noexcept
+    {
+        return recv_armed || send_inflight || read_inflight || (task && (task->send_inflight || task->recv_inflight));
+    }
 };
 
 } // namespace ringfork::worker

@@ -3,21 +3,21 @@
 
 namespace ringfork::worker {
 
-void plaintext_handler::handle(const request_view&, http::response_writer& w, file_body&)
+void plaintext_handler::handle(const request_view&, http::response_writer& w, deferred&)
 {
     w.start(200);
     w.header("Content-Type", "text/plain");
     w.finish("Hello, World!");
 }
 
-void json_handler::handle(const request_view&, http::response_writer& w, file_body&)
+void json_handler::handle(const request_view&, http::response_writer& w, deferred&)
 {
     w.start(200);
     w.header("Content-Type", "application/json");
     w.finish(R"({"message":"Hello, World!"})");
 }
 
-void welcome_handler::handle(const request_view&, http::response_writer& w, file_body&)
+void welcome_handler::handle(const request_view&, http::response_writer& w, deferred&)
 {
     static constexpr std::string_view page = R"(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ringfork</title>

@@ -9,19 +9,19 @@ namespace ringfork::worker {
 /// GET /plaintext: "Hello, World!" as text/plain.
 class plaintext_handler final : public handler {
 public:
-    void handle(const request_view& req, http::response_writer& w, file_body& stream) override;
+    void handle(const request_view& req, http::response_writer& w, deferred& later) override;
 };
 
 /// GET /json: {"message":"Hello, World!"}.
 class json_handler final : public handler {
 public:
-    void handle(const request_view& req, http::response_writer& w, file_body& stream) override;
+    void handle(const request_view& req, http::response_writer& w, deferred& later) override;
 };
 
 /// GET /: a small HTML page saying what is running and which routes exist.
 class welcome_handler final : public handler {
 public:
-    void handle(const request_view& req, http::response_writer& w, file_body& stream) override;
+    void handle(const request_view& req, http::response_writer& w, deferred& later) override;
 };
 
 } // namespace ringfork::worker

@@ -21,7 +21,7 @@ http_session::verdict http_session::on_data(std::span<char> data, net::byte_buff
 {
     if (closed_)
         return verdict::close_after_send; // input after a close decision is discarded
-    if (streaming_) {
+    if (waiting_) {
         in_.append(data.data(), data.size()); // waits behind the body being streamed
         return verdict::keep_open;
     }
@@ -54,7 +54,7 @@ std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, se
 {
     std::size_t pos = 0;
     http::request req;
-    while (pos < buf.size() && !closed_ && !streaming_ && out.size() < output_high_water) {
+    while (pos < buf.size() && !closed_ && !waiting_ && out.size() < output_high_water) {
         const std::span<char> rest = buf.subspan(pos);
         const http::parse_result r = http::parse_request(rest, req, env.settings.limits);
         if (r.state == http::parse_status::need_more)
@@ -151,8 +151,15 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
             std::string allow = "Allow: " + route->allow + "\r\n";
             http::write_error(w, 405, allow);
         } else {
-            route->target->handle({req, {env.scratch.data(), std::size_t(n)}, body, now_ms}, w, stream_);
-            streaming_ = stream_.length > 0 && stream_.file;
+            route->target->handle({req, {env.scratch.data(), std::size_t(n)}, body, now_ms}, w, later_);
+            if (later_.task.wanted) {
+                later_.task.context = w.context();
+                if (!w.context().keep_alive)
+                    closed_ = true;
+                waiting_ = true;
+                return; // counted and logged when the loop writes the response
+            }
+            waiting_ = later_.file.length > 0 && later_.file.file;
         }
     }
     env.stats.count_response(w.status());

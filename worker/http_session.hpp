@@ -60,12 +60,23 @@ public:
     [[nodiscard]] std::uint64_t last_progress_ms() const noexcept { return progress_ms_; }
     /// The body being streamed for the last response, or null. Request processing waits
     /// until stream_done(), so pipelined responses stay in order.
-    [[nodiscard]] file_body* stream() noexcept { return streaming_ ? &stream_ : nullptr; }
+    [[nodiscard]] file_body* stream() noexcept { return waiting_ && later_.file.file ? &later_.file : nullptr; }
+    /// The task the last request handed to the pool, or null while none is pending.
+    [[nodiscard]] task_job* task() noexcept { return waiting_ && later_.task.wanted ? &later_.task : nullptr; }
+    /// The task ended and its response head is written: stream `body` next (or nothing).
+    void task_done(file_body body) noexcept
+    {
+        later_ = deferred{};
+        later_.file = std::move(body);
+        waiting_ = later_.file.file && later_.file.length > 0;
+    }
+    /// A streamed body or a task holds back later requests (and the close after them).
+    [[nodiscard]] bool waiting() const noexcept { return waiting_; }
     /// The loop finished streaming; buffered requests can be resumed.
     void stream_done() noexcept
     {
-        streaming_ = false;
-        stream_ = file_body{};
+        waiting_ = false;
+        later_ = deferred{};
     }
     /// A close was decided (error or Connection: close); later input is ignored.
     [[nodiscard]] bool closed() const noexcept { return closed_; }
@@ -75,6 +86,7 @@ public:
     void trim() noexcept;
     /// The client's address as the access log shows it.
     void set_peer(std::string peer) { peer_ = std::move(peer); }
+    [[nodiscard]] std::string_view peer() const noexcept { return peer_; }
 
 private:
     /// Handles requests in `buf`; returns the bytes fully used (the rest is partial).
@@ -94,8 +106,8 @@ private:
     http::chunked_decoder chunked_{0};
     std::size_t body_raw_ = 0;      ///< Chunked: raw bytes after the head already decoded.
     std::size_t body_decoded_ = 0;  ///< Chunked: decoded bytes written after the head.
-    file_body stream_;
-    bool streaming_ = false;
+    deferred later_;
+    bool waiting_ = false;   ///< A streamed body or a task holds back later requests.
     bool in_body_ = false;
     bool continue_sent_ = false;
     bool closed_ = false;

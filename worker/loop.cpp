@@ -5,18 +5,24 @@
 // every completion, then advance the timer wheel. Handlers only prepare SQEs.
 #include "worker/loop.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstddef>
+#include <cstring>
 #include <ctime>
 
 #include "net/error.hpp"
 #include "net/address.hpp"
 #include "net/log.hpp"
+#include "ipc/task_protocol.hpp"
 #include "worker/file_cache.hpp"
+#include "worker/task_routes.hpp"
 
 namespace ringfork::worker {
 
@@ -148,7 +154,9 @@ void loop::handle(const io_uring_cqe& cqe)
         return;
     case net::op::recv:
     case net::op::send:
-    case net::op::file_read: {
+    case net::op::file_read:
+    case net::op::task_send:
+    case net::op::task_recv: {
         connection* c = u.index < conns_.size() ? &conns_[u.index] : nullptr;
         if (!c || !c->in_use() || (c->generation & net::user_data::generation_mask) != u.generation) {
             // A completion for a connection already gone can still carry a buffer.
@@ -160,8 +168,12 @@ void loop::handle(const io_uring_cqe& cqe)
             on_recv(*c, u.index, cqe);
         else if (u.kind == net::op::send)
             on_send(*c, u.index, cqe);
-        else
+        else if (u.kind == net::op::file_read)
             on_file_read(*c, u.index, cqe);
+        else if (u.kind == net::op::task_send)
+            on_task_send(*c, u.index, cqe);
+        else
+            on_task_recv(*c, u.index, cqe);
         return;
     }
     case net::op::signal:
@@ -328,13 +340,12 @@ void loop::on_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
                 c.close_after_send = true;
             if (!c.out.empty() && c.arrived_us == 0)
                 c.arrived_us = now_us_;
-            if (c.session.stream())
-                pump_stream(c, index);
+            after_session(c, index);
             if (c.session.buffered() > held_input_max + settings_.limits.max_header_bytes + settings_.limits.max_body)
                 begin_close(c, index, false); // pipelining without reading, beyond every bound
             else if (!c.out.empty())
                 queue_flush(c, index);
-            else if (c.close_after_send && !c.send_inflight)
+            else if (c.close_after_send && !c.send_inflight && !c.session.waiting())
                 begin_close(c, index, true);
         }
         if (has_buffer)
@@ -352,7 +363,7 @@ void loop::on_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
         } else if (cqe.res == 0) {
             // The peer finished sending: answer what it asked, then close.
             c.peer_eof = true;
-            if (c.lingering || (c.out.empty() && !c.send_inflight))
+            if (c.lingering || (c.out.empty() && !c.send_inflight && !c.session.waiting()))
                 begin_close(c, index, false);
             else
                 c.close_after_send = true;
@@ -426,7 +437,7 @@ void loop::on_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
             }
             c.out.release();
             c.session.trim();
-            if (c.close_after_send && !c.session.stream())
+            if (c.close_after_send && !c.session.waiting())
                 begin_close(c, index, !c.peer_eof);
         }
     }
@@ -445,8 +456,166 @@ void loop::resume_session(connection& c, std::uint32_t index)
             c.arrived_us = now_us_;
         queue_flush(c, index);
     }
+    after_session(c, index);
+}
+
+void loop::after_session(connection& c, std::uint32_t index)
+{
+    if (c.session.task() && !c.task)
+        start_task(c, index);
     if (c.session.stream())
         pump_stream(c, index);
+}
+
+// Tasks: the job goes to the pool over a fresh Unix connection. The pool's listen backlog
+// is the queue, so a full queue refuses the non-blocking connect at once (503). The
+// request is sent with io_uring; a synchronous job then waits for the job_result and its
+// output is streamed from the spool like a file; an async job is answered 202 at once.
+void loop::start_task(connection& c, std::uint32_t index)
+{
+    task_job& job = *c.session.task();
+    if (settings_.task_pool.empty()) {
+        answer_task(c, index, 503, "task pool not configured");
+        return;
+    }
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string name = settings_.task_pool;
+    if (name.starts_with('@'))
+        name[0] = '\0'; // abstract address
+    std::memcpy(addr.sun_path, name.data(), std::min(name.size(), sizeof addr.sun_path - 1));
+    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + std::min(name.size(), sizeof addr.sun_path - 1));
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+        const int err = errno;
+        if (fd >= 0)
+            ::close(fd);
+        ++tasks_rejected_;
+        answer_task(c, index, 503, err == EAGAIN ? "task queue full" : "task pool unavailable");
+        return;
+    }
+    if (job.async) {
+        // The job is visible as queued before the client can ask for it.
+        const int marker = ::open(ipc::spool_path(settings_.task_spool, job.id, ".run").c_str(),
+                                  O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (marker >= 0)
+            ::close(marker);
+    }
+    c.task = std::make_unique<task_call>();
+    c.task->fd = fd;
+    c.task->payload = std::move(job.payload);
+    ++tasks_submitted_;
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_send(sqe, fd, c.task->payload.data(), c.task->payload.size(), MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, ud(net::op::task_send, index, c.generation));
+    c.task->send_inflight = true;
+    update_deadline(c, index);
+}
+
+void loop::on_task_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
+{
+    task_call& t = *c.task;
+    t.send_inflight = false;
+    if (c.closing) {
+        finish_close_if_done(c, index);
+        return;
+    }
+    if (cqe.res < 0) {
+        end_task(c);
+        answer_task(c, index, 503, "task pool unavailable");
+        return;
+    }
+    t.sent += std::size_t(cqe.res);
+    io_uring_sqe* sqe = ring_.sqe();
+    if (t.sent < t.payload.size()) {
+        io_uring_prep_send(sqe, t.fd, t.payload.data() + t.sent, t.payload.size() - t.sent, MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(sqe, ud(net::op::task_send, index, c.generation));
+        t.send_inflight = true;
+        return;
+    }
+    t.payload = std::string();
+    if (c.session.task()->async) {
+        const std::string id = c.session.task()->id;
+        end_task(c);
+        http::response_writer w(c.out, date_, c.session.task()->context);
+        w.start(202);
+        w.header("Location", "/tasks/jobs/" + id);
+        w.header("Content-Type", "application/json");
+        w.finish(fmt::format("{{\"id\":\"{0}\",\"location\":\"/tasks/jobs/{0}\"}}\n", id));
+        task_answered(c, index, 202, w.body_length());
+        return;
+    }
+    io_uring_prep_recv(sqe, t.fd, t.result, sizeof t.result, MSG_WAITALL);
+    io_uring_sqe_set_data64(sqe, ud(net::op::task_recv, index, c.generation));
+    t.recv_inflight = true;
+}
+
+void loop::on_task_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
+{
+    task_call& t = *c.task;
+    t.recv_inflight = false;
+    if (c.closing) {
+        finish_close_if_done(c, index);
+        return;
+    }
+    ipc::job_result r;
+    if (cqe.res != static_cast<int>(sizeof r)) {
+        end_task(c);
+        answer_task(c, index, 502, "task runner failed");
+        return;
+    }
+    std::memcpy(&r, t.result, sizeof r);
+    end_task(c);
+    const task_job& job = *c.session.task();
+    http::response_writer w(c.out, date_, job.context);
+    const file_body body = write_job_response(w, settings_.task_spool, job.id,
+                                              {ipc::job_status(r.outcome), r.exit_code, r.signal, r.elapsed_ms}, false);
+    task_answered(c, index, w.status(), w.body_length());
+    if (body.file) {
+        c.session.task_done(body);
+        pump_stream(c, index);
+    }
+}
+
+// Ends the task part of a request with an error response of `status`.
+void loop::answer_task(connection& c, std::uint32_t index, unsigned status, std::string_view why)
+{
+    http::response_writer w(c.out, date_, c.session.task()->context);
+    w.start(status);
+    w.header("Content-Type", "text/plain; charset=utf-8");
+    if (status == 503)
+        w.header("Retry-After", "1");
+    std::string text(why);
+    text += '\n';
+    w.finish(text);
+    task_answered(c, index, status, text.size());
+}
+
+// The task's response is written: count and log it, then let later requests run.
+void loop::task_answered(connection& c, std::uint32_t index, unsigned status, std::uint64_t body_bytes)
+{
+    const task_job& job = *c.session.task();
+    stats_.count_response(status);
+    ++stats_.requests;
+    if (access_log_.enabled()) {
+        http::request logged;
+        logged.method_text = job.method;
+        logged.target = job.target;
+        access_log_.record(c.session.peer(), logged, status, body_bytes, env_.wall_now);
+    }
+    c.session.task_done({});
+    if (c.arrived_us == 0)
+        c.arrived_us = now_us_;
+    ++c.responses_in_send;
+    queue_flush(c, index);
+    update_deadline(c, index);
+}
+
+void loop::end_task(connection& c) noexcept
+{
+    if (c.task && c.task->fd >= 0)
+        ::close(c.task->fd);
+    c.task.reset();
 }
 
 // Streaming a file body: a whole small file already in memory is appended at once;
@@ -540,6 +709,12 @@ void loop::begin_close(connection& c, std::uint32_t index, bool graceful)
         io_uring_sqe* sqe = ring_.sqe();
         io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
         io_uring_sqe_set_data64(sqe, ud(net::op::cancel));
+        if (c.task && (c.task->send_inflight || c.task->recv_inflight)) {
+            // The client left: closing the job connection tells the runner to stop the job.
+            sqe = ring_.sqe();
+            io_uring_prep_cancel_fd(sqe, c.task->fd, IORING_ASYNC_CANCEL_ALL);
+            io_uring_sqe_set_data64(sqe, ud(net::op::cancel));
+        }
     }
 }
 
@@ -552,6 +727,7 @@ void loop::finish_close_if_done(connection& c, std::uint32_t index)
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
     io_uring_sqe_set_data64(sqe, ud(net::op::close, index));
     timers_.cancel(index);
+    end_task(c);
     c.out.release();
     c.session = http_session{};
     c.fd = -1;
@@ -577,7 +753,10 @@ void loop::update_deadline(connection& c, std::uint32_t index)
     if (c.lingering)
         return; // set once when lingering began
     std::uint64_t at;
-    if (c.send_inflight || c.read_inflight || !c.out.empty() || c.session.stream()) {
+    if (c.task || c.session.task()) {
+        c.deadline = deadline_kind::task; // the pool's own timeout ends the job first
+        at = now_ms_ + settings_.task_timeout_ms + 5000;
+    } else if (c.send_inflight || c.read_inflight || !c.out.empty() || c.session.stream()) {
         c.deadline = deadline_kind::send;
         at = now_ms_ + settings_.send_timeout_ms;
     } else if (c.session.in_body()) {

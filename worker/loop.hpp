@@ -58,6 +58,13 @@ private:
     std::uint32_t open_connection(int fd);
     void queue_flush(connection& c, std::uint32_t index);
     void pump_stream(connection& c, std::uint32_t index);
+    void start_task(connection& c, std::uint32_t index);
+    void on_task_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
+    void on_task_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
+    void answer_task(connection& c, std::uint32_t index, unsigned status, std::string_view why);
+    void task_answered(connection& c, std::uint32_t index, unsigned status, std::uint64_t body_bytes);
+    void end_task(connection& c) noexcept;
+    void after_session(connection& c, std::uint32_t index);
     void resume_session(connection& c, std::uint32_t index);
     void flush();
     void begin_close(connection& c, std::uint32_t index, bool graceful);
@@ -99,6 +106,8 @@ private:
     std::uint64_t next_log_flush_ms_ = 0;
     std::uint64_t drain_deadline_ms_ = 0;
     std::uint32_t open_ = 0;
+    std::uint64_t tasks_submitted_ = 0;
+    std::uint64_t tasks_rejected_ = 0;
     pause_reason paused_ = pause_reason::none;
     bool draining_ = false;
     bool stop_now_ = false;

@@ -38,13 +38,33 @@ struct file_body {
     std::uint64_t length = 0;
 };
 
-/// Produces one response into the writer: a whole one, or a head whose body the loop then
-/// streams from a file (the handler fills `stream`; later pipelined requests wait for it).
+/// A job for the task pool. The handler writes nothing; the loop sends `payload` (a
+/// job_request and the body) to the pool and writes the response when the job has ended
+/// (or at once, 202, for an async job).
+struct task_job {
+    bool wanted = false;
+    bool async = false;
+    std::string id;       ///< The job id (also in the payload).
+    std::string payload;  ///< ipc::job_request bytes followed by the request body.
+    std::string method;   ///< For the access log: the request's method and target.
+    std::string target;
+    http::response_context context;
+};
+
+/// What a handler leaves for the loop after the part of the response it wrote.
+struct deferred {
+    file_body file; ///< A body to stream after the head the handler wrote.
+    task_job task;  ///< Or a job whose outcome is the whole response.
+};
+
+/// Produces one response into the writer: a whole one, a head whose body the loop then
+/// streams from a file, or nothing yet (a task). Later pipelined requests wait for it.
 class handler {
 public:
     virtual ~handler() = default;
-    /// Writes w.start(status), headers, then w.finish(body), or w.finish_head(n) and `stream`.
-    virtual void handle(const request_view& req, http::response_writer& w, file_body& stream) = 0;
+    /// Writes w.start(status), headers, then w.finish(body); or w.finish_head(n) and sets
+    /// later.file; or writes nothing and sets later.task.
+    virtual void handle(const request_view& req, http::response_writer& w, deferred& later) = 0;
 };
 
 /// Exact and prefix routes, tried in that order; the longest prefix wins.

@@ -58,8 +58,9 @@ bool has_dot_segment(std::string_view path) noexcept
     return false;
 }
 
-void static_handler::handle(const request_view& req, http::response_writer& w, file_body& stream)
+void static_handler::handle(const request_view& req, http::response_writer& w, deferred& later)
 {
+    file_body& stream = later.file;
     const std::string_view path = req.path; // normalised: starts with '/', no dot-segments
     if (!opts_.serve_dotfiles && has_dot_segment(path)) {
         http::write_error(w, 404);

@@ -21,7 +21,7 @@ public:
     /// `root_fd` must stay open for the handler's life (the worker owns it).
     static_handler(int root_fd, static_options opts) : cache_(root_fd), opts_(std::move(opts)), root_fd_(root_fd) {}
 
-    void handle(const request_view& req, http::response_writer& w, file_body& stream) override;
+    void handle(const request_view& req, http::response_writer& w, deferred& later) override;
 
 private:
     void serve_file(const request_view& req, http::response_writer& w, file_body& stream,

@@ -16,6 +16,7 @@
 #include "worker/loop.hpp"
 #include "worker/router.hpp"
 #include "worker/static_files.hpp"
+#include "worker/task_routes.hpp"
 
 namespace ringfork::ipc {
 
@@ -40,6 +41,17 @@ int run_worker(const worker_start& start)
     }
     if (s.welcome)
         routes.add("/", worker::get_head, &welcome);
+    worker::task_submit_handler submit;
+    worker::job_status_handler jobs(s.task_spool);
+    worker::builtin_task_handler prime("prime"), fib("fib");
+    if (!s.task_pool.empty()) {
+        routes.add_prefix("/tasks/jobs/", worker::get_head, &jobs);
+        routes.add_prefix("/tasks/", worker::bit(http::method::post), &submit);
+        if (s.demo) {
+            routes.add("/prime", worker::get_head, &prime);
+            routes.add("/fib", worker::get_head, &fib);
+        }
+    }
     net::unique_fd root;
     std::unique_ptr<worker::static_handler> files;
     if (!s.root.empty()) {

@@ -12,7 +12,7 @@ using namespace ringfork::worker;
 namespace {
 
 struct echo_body final : handler {
-    void handle(const request_view& req, http::response_writer& w, file_body&) override
+    void handle(const request_view& req, http::response_writer& w, deferred&) override
     {
         w.start(200);
         w.finish({req.body.data(), req.body.size()});

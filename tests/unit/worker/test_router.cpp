@@ -8,7 +8,7 @@ using namespace ringfork::worker;
 
 namespace {
 struct nop final : handler {
-    void handle(const request_view&, http::response_writer&, file_body&) override {}
+    void handle(const request_view&, http::response_writer&, deferred&) override {}
 };
 } // namespace
 
