@@ -46,6 +46,8 @@ public:
     /// Appends bytes, growing as needed.
     void append(const char* p, std::size_t n)
     {
+        if (n == 0)
+            return; // p may be null for an empty span
         std::memcpy(reserve_tail(n), p, n);
         end_ += n;
     }
