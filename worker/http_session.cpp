@@ -126,8 +126,10 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
 {
     ++env.stats.requests;
     http::response_writer w(out, env.date, context_for(req, env));
-    if (!w.context().keep_alive)
+    if (!w.context().keep_alive) {
         closed_ = true;
+        client_close_ = !req.keep_alive; // the client asked for it, so it sends nothing more
+    }
     if (req.verb == http::method::other || req.verb == http::method::connect) {
         http::write_error(w, 501); // an origin server: no tunnels
     } else if (req.path == "*") {

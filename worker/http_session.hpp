@@ -78,6 +78,9 @@ public:
         waiting_ = false;
         later_ = deferred{};
     }
+    /// The close was the client's own request (Connection: close, or HTTP/1.0 without
+    /// keep-alive) and nothing of a later request is buffered: closing needs no linger.
+    [[nodiscard]] bool client_closes() const noexcept { return client_close_ && in_.empty(); }
     /// A close was decided (error or Connection: close); later input is ignored.
     [[nodiscard]] bool closed() const noexcept { return closed_; }
     /// Writes a 408 for a request that did not arrive in time, and closes.
@@ -111,6 +114,7 @@ private:
     bool in_body_ = false;
     bool continue_sent_ = false;
     bool closed_ = false;
+    bool client_close_ = false;
 };
 
 } // namespace ringfork::worker

@@ -438,7 +438,7 @@ void loop::on_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
             c.out.release();
             c.session.trim();
             if (c.close_after_send && !c.session.waiting())
-                begin_close(c, index, !c.peer_eof);
+                begin_close(c, index, !c.peer_eof && !c.session.client_closes());
         }
     }
     finish_close_if_done(c, index);
