@@ -4,10 +4,17 @@
 // to the worker.
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <type_traits>
+
+#include "ipc/stats.hpp"
 
 namespace ringfork::ipc {
 
@@ -77,6 +84,73 @@ static_assert(std::is_trivially_copyable_v<job_result>);
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
             return false;
     return true;
+}
+
+/// Fills `sa`/`len` from a pool address as make_pool_socket prints it: "@name" is an abstract
+/// name ("\0name" in sun_path, length without a trailing NUL), anything else a path. False if
+/// it does not fit.
+[[nodiscard]] inline bool task_pool_sockaddr(std::string_view address, sockaddr_un& sa, socklen_t& len) noexcept
+{
+    sa = {};
+    sa.sun_family = AF_UNIX;
+    if (address.empty() || address.size() >= sizeof sa.sun_path)
+        return false;
+    std::memcpy(sa.sun_path, address.data(), address.size());
+    if (address[0] == '@')
+        sa.sun_path[0] = '\0';
+    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size() + (address[0] == '@' ? 0 : 1));
+    return true;
+}
+
+/// One task runner's counters, cumulative since the runner started.
+struct task_stats {
+    std::uint64_t started = 0;      ///< Jobs whose command was spawned.
+    std::uint64_t ok = 0;
+    std::uint64_t failed = 0;       ///< Non-zero exit or killed by a signal.
+    std::uint64_t timed_out = 0;
+    std::uint64_t errors = 0;       ///< Internal failures and clients that went away.
+    std::uint64_t unknown_task = 0; ///< Requests naming no configured task.
+    std::uint64_t rejected = 0;     ///< Queue full (counted by workers; runners leave it 0).
+    latency_histogram latency;      ///< Start to exit of every started job, microseconds.
+
+    /// Adds another runner's counters, for pool totals.
+    void merge(const task_stats& other) noexcept
+    {
+        started += other.started;
+        ok += other.ok;
+        failed += other.failed;
+        timed_out += other.timed_out;
+        errors += other.errors;
+        unknown_task += other.unknown_task;
+        rejected += other.rejected;
+        latency.merge(other.latency);
+    }
+};
+
+inline constexpr std::uint16_t task_stats_version = 1;
+
+/// Runner -> master, one datagram after every job: the runner's whole task_stats so far.
+struct task_stats_message {
+    std::uint16_t version = task_stats_version;
+    std::uint16_t reserved = 0;
+    std::uint32_t runner = 0; ///< The runner's index, 0..--task-workers-1.
+    std::int32_t pid = 0;
+    std::uint32_t reserved2 = 0;
+    task_stats stats{};
+};
+
+static_assert(std::is_trivially_copyable_v<task_stats>);
+static_assert(std::is_trivially_copyable_v<task_stats_message>);
+static_assert(std::is_standard_layout_v<task_stats_message>);
+
+/// Checks a received task_stats_message datagram's size and version.
+[[nodiscard]] inline bool valid_task_stats_message(const void* data, long size) noexcept
+{
+    if (size != static_cast<long>(sizeof(task_stats_message)))
+        return false;
+    std::uint16_t version = 0;
+    std::memcpy(&version, data, sizeof version);
+    return version == task_stats_version;
 }
 
 } // namespace ringfork::ipc
