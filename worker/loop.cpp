@@ -479,12 +479,11 @@ void loop::start_task(connection& c, std::uint32_t index)
         return;
     }
     sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::string name = settings_.task_pool;
-    if (name.starts_with('@'))
-        name[0] = '\0'; // abstract address
-    std::memcpy(addr.sun_path, name.data(), std::min(name.size(), sizeof addr.sun_path - 1));
-    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + std::min(name.size(), sizeof addr.sun_path - 1));
+    socklen_t len = 0;
+    if (!ipc::task_pool_sockaddr(settings_.task_pool, addr, len)) {
+        answer_task(c, index, 503, "task pool unavailable");
+        return;
+    }
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
         const int err = errno;
