@@ -11,6 +11,7 @@ void latency_histogram::record(std::uint64_t us) noexcept
     const std::size_t bucket = std::min<std::size_t>(std::bit_width(us), latency_buckets - 1);
     ++counts[bucket];
     max_us = std::max(max_us, us);
+    sum_us += us;
 }
 
 void latency_histogram::merge(const latency_histogram& other) noexcept
@@ -18,6 +19,7 @@ void latency_histogram::merge(const latency_histogram& other) noexcept
     for (std::size_t i = 0; i < latency_buckets; ++i)
         counts[i] += other.counts[i];
     max_us = std::max(max_us, other.max_us);
+    sum_us += other.sum_us;
 }
 
 std::uint64_t latency_histogram::total() const noexcept
@@ -48,6 +50,8 @@ void worker_stats::merge(const worker_stats& o) noexcept
     requests += o.requests;
     for (std::size_t i = 0; i < responses_by_class.size(); ++i)
         responses_by_class[i] += o.responses_by_class[i];
+    for (std::size_t i = 0; i < responses_by_status.size(); ++i)
+        responses_by_status[i] += o.responses_by_status[i];
     bytes_in += o.bytes_in;
     bytes_out += o.bytes_out;
     connections_accepted += o.connections_accepted;

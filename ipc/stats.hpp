@@ -8,12 +8,21 @@
 
 namespace ringfork::ipc {
 
+/// The 4xx/5xx statuses counted one by one; every other 4xx/5xx counts as "other".
+inline constexpr std::array<std::uint16_t, 20> tracked_statuses = {
+    400, 401, 403, 404, 405, 408, 411, 413, 414, 415, 416, 417, 429, 431, 500, 501, 502, 503, 504, 505};
+/// Slots in worker_stats::responses_by_status: one per tracked status, then "other".
+inline constexpr std::size_t status_slots = tracked_statuses.size() + 1;
+/// The slot counting `status` (400..599), "other" for the untracked ones.
+[[nodiscard]] constexpr std::size_t status_slot(unsigned status) noexcept;
+
 /// Latency buckets: bucket i holds samples below 2^i microseconds (the last is open-ended).
 inline constexpr std::size_t latency_buckets = 32;
 
 struct latency_histogram {
     std::array<std::uint64_t, latency_buckets> counts{};
     std::uint64_t max_us = 0;
+    std::uint64_t sum_us = 0; ///< Sum of all samples, for the Prometheus histogram's _sum.
 
     /// Records one sample.
     void record(std::uint64_t us) noexcept;
@@ -28,6 +37,7 @@ struct latency_histogram {
 struct worker_stats {
     std::uint64_t requests = 0;
     std::array<std::uint64_t, 6> responses_by_class{}; ///< index 1..5 for 1xx..5xx
+    std::array<std::uint64_t, status_slots> responses_by_status{}; ///< 4xx/5xx, see status_slot
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
     std::uint64_t connections_accepted = 0;
@@ -39,8 +49,31 @@ struct worker_stats {
 
     /// Adds another worker's counters (gauges too, for totals across live workers).
     void merge(const worker_stats& other) noexcept;
-    /// Counts one response of `status`.
-    void count_response(unsigned status) noexcept { ++responses_by_class[status / 100 % 6]; }
+    /// Counts one response of `status`: its class, and for 4xx/5xx the status itself.
+    void count_response(unsigned status) noexcept;
 };
+
+namespace detail {
+/// status - 400 -> slot, built once at compile time so counting is one load.
+inline constexpr auto status_slot_table = [] {
+    std::array<std::uint8_t, 200> t{};
+    t.fill(static_cast<std::uint8_t>(tracked_statuses.size()));
+    for (std::size_t i = 0; i < tracked_statuses.size(); ++i)
+        t[tracked_statuses[i] - 400] = static_cast<std::uint8_t>(i);
+    return t;
+}();
+} // namespace detail
+
+constexpr std::size_t status_slot(unsigned status) noexcept
+{
+    return status >= 400 && status < 600 ? detail::status_slot_table[status - 400] : tracked_statuses.size();
+}
+
+inline void worker_stats::count_response(unsigned status) noexcept
+{
+    ++responses_by_class[status / 100 % 6];
+    if (status >= 400) [[unlikely]]
+        ++responses_by_status[status_slot(status)];
+}
 
 } // namespace ringfork::ipc
