@@ -1,15 +1,22 @@
-// ringfork's entry point: parse the command line, then become the master.
+// ringfork's entry point: run a client subcommand (ctl, top), or parse the command line
+// and become the master.
 #include <cstdio>
 #include <span>
+#include <string_view>
 
 #include <fmt/format.h>
 
+#include "master/ctl.hpp"
 #include "master/master.hpp"
 #include "master/options.hpp"
 
 int main(int argc, char** argv)
 {
     using namespace ringfork::master;
+    if (argc >= 2 && (std::string_view(argv[1]) == "ctl" || std::string_view(argv[1]) == "top")) {
+        const std::span<const char* const> rest(argv + 2, std::size_t(argc - 2));
+        return std::string_view(argv[1]) == "ctl" ? run_ctl(rest) : run_top(rest);
+    }
     options opts;
     const auto outcome = parse_options(std::span<const char* const>(argv + 1, std::size_t(argc - 1)), opts);
     if (!outcome.error.empty()) {

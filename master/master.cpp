@@ -19,8 +19,10 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <span>
 
 #include "master/cpu_count.hpp"
+#include "master/root_check.hpp"
 #include "net/error.hpp"
 #include "net/log.hpp"
 #include "net/socket.hpp"
@@ -128,6 +130,17 @@ int master::run()
         return 1;
     }
     std::string error;
+    if (!opts_.worker.access_log.empty()) {
+        const net::unique_fd log(::open(opts_.worker.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+        if (!log) {
+            net::log::error("{}", net::sys_error("open --access-log", opts_.worker.access_log, errno));
+            return 1;
+        }
+    }
+    if (!opts_.worker.root.empty() && !check_root(opts_.worker.root, error)) {
+        net::log::error("{}", error);
+        return 1;
+    }
     if (!bind_listeners(error)) {
         net::log::error("{}", error);
         return 1;
@@ -136,6 +149,8 @@ int master::run()
         net::log::error("{}", net::sys_error("mmap", "accept share table", errno));
         return 1;
     }
+    if (!open_control_and_admin())
+        return 1;
     write_pid_file();
     std::string where;
     for (const auto& a : opts_.listen)
@@ -154,13 +169,17 @@ int master::run()
         fds.push_back({signal_fd_.get(), POLLIN, 0});
         for (const worker& w : workers_)
             fds.push_back({w.channel.get(), POLLIN, 0});
+        const std::size_t channels_end = fds.size();
+        control_.add_pollfds(fds);
+        const std::size_t control_end = fds.size();
+        admin_.add_pollfds(fds);
         const int rc = ::poll(fds.data(), fds.size(), poll_timeout_ms());
         if (rc < 0 && errno != EINTR) {
             net::log::error("{}", net::sys_error("poll", "master loop", errno));
             continue;
         }
         // Channels first, so a worker's final snapshot is read before its exit is reaped.
-        for (std::size_t i = 1; i < fds.size(); ++i)
+        for (std::size_t i = 1; i < channels_end; ++i)
             if (fds[i].revents)
                 for (worker& w : workers_)
                     if (w.channel.get() == fds[i].fd)
@@ -169,6 +188,9 @@ int master::run()
             on_signal();
 
         const std::uint64_t now = monotonic_ms();
+        const std::span<const pollfd> polled(fds);
+        control_.handle(polled.subspan(channels_end, control_end - channels_end), now);
+        admin_.handle(polled.subspan(control_end), now);
         if (stopping_ && kill_at_ms_ && now >= kill_at_ms_) {
             for (const worker& w : workers_) {
                 net::log::warn("worker {} (pid {}) still running at the stop deadline: SIGKILL", w.slot, w.pid);
@@ -184,6 +206,8 @@ int master::run()
                         slots_[i].respawn_at_ms = now + backoff::max_ms;
                 }
     }
+    control_.close();
+    admin_.close();
     remove_pid_file();
     net::log::info("stopped after {:.1f} s", static_cast<double>(monotonic_ms() - started_ms_) / 1000.0);
     return 0;
@@ -378,6 +402,9 @@ int master::poll_timeout_ms() const
             next = std::min(next, s.respawn_at_ms);
     if (kill_at_ms_)
         next = std::min(next, kill_at_ms_);
+    for (std::uint64_t d : {control_.next_deadline_ms(), admin_.next_deadline_ms()})
+        if (d)
+            next = std::min(next, d);
     if (next == ~0ull)
         return -1;
     return next <= now ? 0 : static_cast<int>(std::min<std::uint64_t>(next - now, 60'000));

@@ -11,8 +11,11 @@
 
 #include "ipc/accept_share.hpp"
 #include "ipc/messages.hpp"
+#include "master/admin_http.hpp"
 #include "master/backoff.hpp"
+#include "master/control.hpp"
 #include "master/options.hpp"
+#include "master/stats_view.hpp"
 #include "net/fd.hpp"
 
 namespace ringfork::master {
@@ -57,13 +60,30 @@ private:
     void remove_pid_file();
     [[nodiscard]] int poll_timeout_ms() const;
 
+    // Stats, control socket and admin listener (master/master_stats.cpp).
+    [[nodiscard]] bool open_control_and_admin();
+    void register_commands();
+    /// What every view shows: totals, the master's figures, one row per live worker.
+    [[nodiscard]] stats_model model() const;
+    [[nodiscard]] admin_response admin_route(std::string_view path) const;
+    control_reply cmd_stats(std::string_view argument) const;
+    control_reply cmd_workers(std::string_view argument) const;
+    control_reply cmd_metrics(std::string_view argument) const;
+    control_reply cmd_model(std::string_view argument) const;
+    control_reply cmd_stop(std::string_view argument);
+    control_reply cmd_not_yet(std::string_view what) const;
+
     options opts_;
     std::vector<slot> slots_;
     std::vector<net::unique_fd> shared_listeners_;
     std::vector<worker> workers_;
     net::unique_fd signal_fd_;
     ipc::accept_share* share_ = nullptr;
-    ipc::worker_stats retired_{};
+    ipc::worker_stats retired_{};  ///< Sum of every exited worker's last snapshot (gauges zeroed).
+    control_server control_;
+    admin_server admin_;
+    std::uint64_t reloads_ = 0;    ///< Completed rolling restarts (HUP, ctl reload).
+    std::uint64_t upgrades_ = 0;   ///< Binary upgrades this master took part in.
     std::uint64_t started_ms_ = 0;
     std::uint64_t kill_at_ms_ = 0;  ///< Non-zero while stopping: SIGKILL what is left then.
     unsigned respawns_ = 0;

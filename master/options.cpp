@@ -33,6 +33,22 @@ std::optional<unsigned> parse_seconds_ms(std::string_view v)
     return static_cast<unsigned>(std::lround(s * 1000));
 }
 
+/// An interval: "250ms", or seconds as "0.25" / "0.25s"; 10 ms to 60 s.
+std::optional<unsigned> parse_interval_ms(std::string_view v)
+{
+    std::optional<unsigned> ms;
+    if (v.ends_with("ms")) {
+        auto n = parse_uint(v.substr(0, v.size() - 2));
+        if (n && *n <= 60'000)
+            ms = static_cast<unsigned>(*n);
+    } else {
+        ms = parse_seconds_ms(v.ends_with("s") ? v.substr(0, v.size() - 1) : v);
+    }
+    if (!ms || *ms < 10 || *ms > 60'000)
+        return std::nullopt;
+    return ms;
+}
+
 /// Sizes in bytes with an optional k/m/g suffix (powers of 1024).
 std::optional<unsigned long long> parse_size(std::string_view v)
 {
@@ -70,8 +86,19 @@ Listening and processes:
   --pid-file PATH           write the master's pid here; removed on exit
   --shutdown-timeout SECS   graceful-stop budget before workers are killed (default 30)
 
+Stats and control:
+  --control PATH            control socket for `ringfork ctl` and `ringfork top` (mode 0600; default none)
+  --admin ADDR:PORT         admin HTTP: / (live view), /stats, /metrics, /healthz, /readyz (default off)
+  --admin-public            allow --admin on a non-loopback address
+  --stats-interval TIME     how often workers report their counters (default 250ms)
+
 Content:
   --demo                    GET /plaintext and GET /json
+  --root DIR                serve the files under DIR (GET, HEAD, ranges, conditionals, .br/.gz siblings)
+  --index NAME              file served for a directory URL ending in / (default index.html)
+  --autoindex               list directories that have no index file (default off)
+  --serve-dotfiles          serve paths with a segment starting with '.' (default 404)
+  --access-log PATH         combined-format access log, buffered per worker, reopened on USR1 (default off)
 
 HTTP limits and timeouts (per worker):
   --max-connections N       open connections per worker; accept pauses above it (default 10000)
@@ -85,6 +112,10 @@ HTTP limits and timeouts (per worker):
   --send-timeout SECS       a response the client does not read (default 30)
 
 Signals: TERM/QUIT graceful stop, INT fast stop.
+
+Clients (talk to a running server through its --control socket):
+  ringfork ctl [--control PATH] [--json] stats|workers|metrics|stop
+  ringfork top [--control PATH] [--interval SECS]
 )";
 }
 
@@ -116,6 +147,14 @@ parse_outcome parse_options(std::span<const char* const> args, options& out)
             return {action::help, {}};
         if (arg == "--version")
             return {action::version, {}};
+        if (arg == "--admin-public") {
+            out.admin_public = true;
+            continue;
+        }
+        if (arg == "--serve-dotfiles" || arg == "--autoindex") {
+            (arg == "--autoindex" ? out.worker.autoindex : out.worker.serve_dotfiles) = true;
+            continue;
+        }
         if (arg == "--demo") {
             out.worker.demo = true;
             content = true;
@@ -124,7 +163,7 @@ parse_outcome parse_options(std::span<const char* const> args, options& out)
         static const std::vector<std::string_view> takes_value = {
             "--listen", "--workers", "--accept", "--pid-file", "--shutdown-timeout", "--max-connections",
             "--max-request-line", "--max-header-bytes", "--max-headers", "--max-body", "--header-timeout",
-            "--body-timeout", "--idle-timeout", "--send-timeout"};
+            "--body-timeout", "--idle-timeout", "--send-timeout", "--control", "--admin", "--stats-interval", "--root", "--index", "--access-log"};
         if (std::find(takes_value.begin(), takes_value.end(), arg) == takes_value.end())
             return bad("unknown option (see --help)");
         auto v = take();
@@ -149,6 +188,32 @@ parse_outcome parse_options(std::span<const char* const> args, options& out)
                 out.accept = accept_mode::shared;
             else
                 return bad(fmt::format("'{}' is not reuseport or shared", *v));
+        } else if (arg == "--root") {
+            if (v->empty())
+                return bad("needs a directory");
+            out.worker.root = *v;
+            content = true;
+        } else if (arg == "--access-log") {
+            if (v->empty())
+                return bad("needs a path");
+            out.worker.access_log = *v;
+        } else if (arg == "--index") {
+            if (v->empty() || v->find('/') != std::string_view::npos || v->starts_with('.'))
+                return bad(fmt::format("'{}' is not a plain file name", *v));
+            out.worker.index = *v;
+        } else if (arg == "--control") {
+            if (v->empty())
+                return bad("needs a path");
+            out.control_path = *v;
+        } else if (arg == "--admin") {
+            auto a = net::parse_address(*v);
+            if (!a)
+                return bad(fmt::format("'{}' is not ADDR:PORT (IPv4, [IPv6] or *:PORT)", *v));
+            out.admin.assign(1, *a);
+        } else if (arg == "--stats-interval") {
+            if (!(ms = parse_interval_ms(*v)))
+                return bad(fmt::format("'{}' is not an interval from 10ms to 60s (e.g. 250ms, 0.5, 1s)", *v));
+            out.worker.stats_interval_ms = *ms;
         } else if (arg == "--pid-file") {
             out.pid_file = *v;
         } else if (arg == "--shutdown-timeout") {
@@ -192,6 +257,10 @@ parse_outcome parse_options(std::span<const char* const> args, options& out)
         out.worker.welcome = true;
     }
     out.worker.shared_accept = out.accept == accept_mode::shared;
+    if (!out.admin.empty() && !out.admin[0].is_loopback() && !out.admin_public)
+        return {action::serve, fmt::format("--admin: '{}' is not a loopback address; the admin listener shows "
+                                           "internals, add --admin-public to serve it there anyway",
+                                           out.admin[0].to_string())};
     return {};
 }
 

@@ -19,6 +19,9 @@ struct options {
     accept_mode accept = accept_mode::reuseport;
     std::string pid_file;
     double shutdown_timeout_s = 30;     ///< Drain budget before SIGKILL.
+    std::string control_path;           ///< --control: the control socket; empty: none.
+    std::vector<net::address> admin;    ///< --admin: at most one admin HTTP listener.
+    bool admin_public = false;          ///< --admin-public: allow a non-loopback admin address.
     ipc::worker_settings worker;
 };
 

@@ -1,0 +1,80 @@
+// The master's control socket (--control PATH): a Unix stream socket answering one
+// command line per connection (ipc/control.hpp), driven by the master's poll loop. Owns the
+// socket file, its permissions and takeover rule, and the command table; leaves what each
+// command does to the function the master registers for it.
+#pragma once
+
+#include <poll.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/fd.hpp"
+
+namespace ringfork::master {
+
+/// A command's answer: "ok\n" + body, or "error " + body.
+struct control_reply {
+    bool ok = true;
+    std::string body;
+};
+
+/// Runs one command; `argument` is the rest of the line after the command name.
+using control_command = std::function<control_reply(std::string_view argument)>;
+
+class control_server {
+public:
+    static constexpr std::size_t max_connections = 16;
+    static constexpr std::uint64_t timeout_ms = 5'000; ///< Per connection, without progress.
+
+    control_server() = default;
+    control_server(const control_server&) = delete;
+    control_server& operator=(const control_server&) = delete;
+    ~control_server() { close(); }
+
+    /// Creates the socket at `path` with mode 0600. Refuses a path where a server answers
+    /// (connect() succeeds) or that is not a socket; removes a stale socket first.
+    [[nodiscard]] bool open(const std::string& path, std::string& error);
+    [[nodiscard]] bool is_open() const noexcept { return static_cast<bool>(listener_); }
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    /// Registers `name`; a later registration of the same name replaces it.
+    void add(std::string_view name, control_command command);
+    /// Appends the descriptors to poll: the listener (unless full) and every connection.
+    void add_pollfds(std::vector<pollfd>& fds) const;
+    /// Acts on the poll results of the descriptors add_pollfds appended, then on timeouts.
+    void handle(std::span<const pollfd> fds, std::uint64_t now_ms);
+    /// The earliest connection deadline, or 0 when there is none.
+    [[nodiscard]] std::uint64_t next_deadline_ms() const noexcept;
+    /// Closes everything and removes the socket file if it is still the one this created.
+    void close();
+
+    /// Runs one request line against the command table (exposed for tests).
+    [[nodiscard]] control_reply dispatch(std::string_view line) const;
+
+private:
+    struct connection {
+        net::unique_fd fd;
+        std::string in;
+        std::string out;
+        std::size_t sent = 0;
+        std::uint64_t deadline_ms = 0;
+        bool dead = false;
+    };
+
+    void on_readable(connection& c, std::uint64_t now_ms);
+    void flush(connection& c, std::uint64_t now_ms);
+
+    net::unique_fd listener_;
+    std::string path_;
+    dev_t dev_ = 0;
+    ino_t ino_ = 0;
+    std::vector<std::pair<std::string, control_command>> commands_;
+    std::vector<connection> conns_;
+};
+
+} // namespace ringfork::master

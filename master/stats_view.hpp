@@ -1,0 +1,73 @@
+// What the master knows about its workers, as one plain model, and every way it is shown:
+// the /stats JSON, the Prometheus text, the tables of `ringfork ctl`, and the line format
+// that carries the model to `ringfork ctl`/`ringfork top`. Pure functions only; leaves
+// collecting the model to the master and transporting it to admin_http and control.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipc/stats.hpp"
+
+namespace ringfork::master {
+
+/// The master's own figures.
+struct master_view {
+    std::int64_t pid = 0;
+    std::string version;
+    double uptime_s = 0;
+    unsigned slots = 0;          ///< Configured worker slots.
+    std::uint64_t reloads = 0;
+    std::uint64_t upgrades = 0;
+    std::uint64_t respawns = 0;  ///< Workers refilled after an unexpected exit.
+    bool stopping = false;
+};
+
+/// One live worker process.
+struct worker_view {
+    unsigned slot = 0;
+    std::int64_t pid = 0;
+    std::uint32_t generation = 0;
+    std::string state;           ///< "starting", "ready" or "draining".
+    double uptime_s = 0;
+    unsigned restarts = 0;       ///< Of its slot, since the master started.
+    std::string last_exit;       ///< Of its slot's previous worker; empty if none.
+    ipc::worker_stats stats{};   ///< Its last cumulative snapshot.
+};
+
+/// Everything shown; totals = retired workers' sum + every live worker's last snapshot.
+struct stats_model {
+    master_view master;
+    ipc::worker_stats totals{};
+    std::vector<worker_view> workers;
+};
+
+/// The GET /stats document: {"master":…, "totals":…, "workers":[…]}.
+[[nodiscard]] std::string render_json(const stats_model& m);
+/// Just the "workers" array of render_json.
+[[nodiscard]] std::string render_workers_json(const stats_model& m);
+/// The GET /metrics text (Prometheus exposition format 0.0.4).
+[[nodiscard]] std::string render_prometheus(const stats_model& m);
+/// `ringfork ctl stats`: the master line and the totals, for people.
+[[nodiscard]] std::string render_stats_table(const stats_model& m);
+/// `ringfork ctl workers`: one row per worker, for people.
+[[nodiscard]] std::string render_workers_table(const stats_model& m);
+
+/// The control socket's "model" body: a versioned line format, one line per record.
+[[nodiscard]] std::string encode_model(const stats_model& m);
+/// Reads encode_model's output back; nullopt on another version or a malformed line.
+[[nodiscard]] std::optional<stats_model> decode_model(std::string_view text);
+
+/// "812us", "3.4ms", "1.25s".
+[[nodiscard]] std::string format_latency(std::uint64_t us);
+/// "42s", "5m03s", "2h10m", "3d04h".
+[[nodiscard]] std::string format_duration(double seconds);
+/// "512 B", "1.5 KiB", "12.0 MiB".
+[[nodiscard]] std::string format_bytes(std::uint64_t bytes);
+/// Escapes a string for a JSON string literal (without the quotes).
+[[nodiscard]] std::string json_escape(std::string_view s);
+
+} // namespace ringfork::master
