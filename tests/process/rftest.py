@@ -244,3 +244,105 @@ class Conn:
 
 def main():
     unittest.main(verbosity=2)
+
+
+# --- load generation (wrk), sessions, pid files: shared by the restart/upgrade tests ---
+
+WRK_SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+
+
+def start_wrk(port, path="/plaintext", threads=2, connections=128, seconds=10):
+    """Starts wrk in the background against http://127.0.0.1:port/path; end it with wrk_result."""
+    return subprocess.Popen(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+                             f"http://127.0.0.1:{port}{path}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wrk_result(proc, timeout=30.0):
+    """Waits for a wrk started by start_wrk and parses its output: a dict with output, rc,
+    requests, socket_errors (connect/read/write/timeout counts, all 0 without the line),
+    socket_errors_total and non2xx (0 without the line)."""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate(5)
+        raise AssertionError(f"wrk did not finish within {timeout}s:\n{out}")
+    m = re.search(r"(\d+) requests in", out)
+    e = WRK_SOCKET_ERRORS.search(out)
+    n = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = dict(zip(("connect", "read", "write", "timeout"), (int(x) for x in e.groups()) if e else (0,) * 4))
+    return {"output": out, "rc": proc.returncode, "requests": int(m.group(1)) if m else 0,
+            "socket_errors": errors, "socket_errors_total": sum(errors.values()),
+            "has_socket_errors_line": bool(e), "non2xx": int(n.group(1)) if n else 0}
+
+
+def stop_wrk(proc):
+    """Cleanup for a wrk that a failing test left running."""
+    if proc.poll() is None:
+        proc.kill()
+    try:
+        proc.communicate(timeout=5)
+    except (subprocess.TimeoutExpired, ValueError):
+        pass
+
+
+def established(port):
+    """Established loopback TCP connections whose local (server) port is `port`."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        n += 1
+        except OSError:
+            continue
+    return n
+
+
+def session_pids(sid):
+    """Live (non-zombie) processes whose session id is `sid`."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            out.append(int(d))
+    return out
+
+
+def read_pid_file(path):
+    """The pid in a --pid-file, or None when it is missing, empty or partial."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return None
+    return int(text.strip()) if text.strip().isdigit() else None
+
+
+def kill_session(sid, *pids):
+    """SIGKILL to a Server's whole process group (masters started by an upgrade share it)
+    and to the given pids; then waits briefly for the session to empty."""
+    for target in (lambda: os.killpg(sid, signal.SIGKILL),
+                   *[(lambda p=p: os.kill(p, signal.SIGKILL)) for p in pids if p]):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + 5
+    while session_pids(sid) and time.monotonic() < deadline:
+        for p in session_pids(sid):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
