@@ -18,7 +18,7 @@ int main(int argc, char** argv)
         return std::string_view(argv[1]) == "ctl" ? run_ctl(rest) : run_top(rest);
     }
     options opts;
-    const auto outcome = parse_options(std::span<const char* const>(argv + 1, std::size_t(argc - 1)), opts);
+    const auto outcome = load_options(std::span<const char* const>(argv + 1, std::size_t(argc - 1)), opts);
     if (!outcome.error.empty()) {
         fmt::print(stderr, "ringfork: {}\n", outcome.error);
         return 2;
@@ -31,5 +31,9 @@ int main(int argc, char** argv)
         fmt::print("ringfork {}\n", RINGFORK_VERSION);
         return 0;
     }
-    return master(std::move(opts)).run();
+    if (outcome.what == action::check) {
+        fmt::print("ringfork: configuration {} is valid\n", opts.config_path.empty() ? "(flags only)" : opts.config_path);
+        return 0;
+    }
+    return master(std::move(opts), std::vector<std::string>(argv, argv + argc)).run();
 }

@@ -1,7 +1,12 @@
 // Command-line options.
 #include "master/options.hpp"
 
+#include "master/config_file.hpp"
+
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -119,11 +124,15 @@ Clients (talk to a running server through its --control socket):
 )";
 }
 
-parse_outcome parse_options(std::span<const char* const> args, options& out)
+namespace {
+
+/// Applies one source of arguments to `out`, without defaults.
+parse_outcome apply_arguments(std::span<const char* const> args, options& out)
 {
-    bool content = false;
+    bool& content = out.content;
     std::optional<unsigned long long> n;
     std::optional<unsigned> ms;
+    bool checking = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         std::string_view arg = args[i];
         std::string_view value;
@@ -145,6 +154,10 @@ parse_outcome parse_options(std::span<const char* const> args, options& out)
         };
         if (arg == "--help" || arg == "-h")
             return {action::help, {}};
+        if (arg == "-t") {
+            checking = true;
+            continue;
+        }
         if (arg == "--version")
             return {action::version, {}};
         if (arg == "--admin-public") {
@@ -163,7 +176,9 @@ parse_outcome parse_options(std::span<const char* const> args, options& out)
         static const std::vector<std::string_view> takes_value = {
             "--listen", "--workers", "--accept", "--pid-file", "--shutdown-timeout", "--max-connections",
             "--max-request-line", "--max-header-bytes", "--max-headers", "--max-body", "--header-timeout",
-            "--body-timeout", "--idle-timeout", "--send-timeout", "--control", "--admin", "--stats-interval", "--root", "--index", "--access-log"};
+            "--body-timeout", "--idle-timeout", "--send-timeout", "--control", "--admin", "--stats-interval", "--root", "--index", "--access-log", "--config", "--rolling-batch",
+            "--worker-timeout", "--task", "--task-workers", "--task-queue", "--task-timeout", "--task-spool",
+            "--task-ttl"};
         if (std::find(takes_value.begin(), takes_value.end(), arg) == takes_value.end())
             return bad("unknown option (see --help)");
         auto v = take();
@@ -201,6 +216,38 @@ parse_outcome parse_options(std::span<const char* const> args, options& out)
             if (v->empty() || v->find('/') != std::string_view::npos || v->starts_with('.'))
                 return bad(fmt::format("'{}' is not a plain file name", *v));
             out.worker.index = *v;
+        } else if (arg == "--config") {
+            out.config_path = *v; // read by load_options before the command line
+        } else if (arg == "--rolling-batch") {
+            if (!(n = parse_uint(*v)) || *n < 1 || *n > ipc::max_slots)
+                return bad(fmt::format("'{}' is not a number from 1 to {}", *v, ipc::max_slots));
+            out.rolling_batch = static_cast<unsigned>(*n);
+        } else if (arg == "--worker-timeout") {
+            if (!(ms = parse_seconds_ms(*v)))
+                return bad(fmt::format("'{}' is not a positive number of seconds", *v));
+            out.worker_timeout_s = *ms / 1000.0;
+        } else if (arg == "--task") {
+            std::string error;
+            auto spec = parse_task_flag(*v, error);
+            if (!spec)
+                return bad(error);
+            std::erase_if(out.tasks.tasks, [&](const task_spec& t) { return t.name == spec->name; });
+            out.tasks.tasks.push_back(std::move(*spec));
+        } else if (arg == "--task-workers" || arg == "--task-queue") {
+            if (!(n = parse_uint(*v)) || *n < 1 || *n > 4096)
+                return bad(fmt::format("'{}' is not a number from 1 to 4096", *v));
+            (arg == "--task-workers" ? out.tasks.runners : out.tasks.queue) = static_cast<unsigned>(*n);
+        } else if (arg == "--task-timeout" || arg == "--task-ttl") {
+            if (!(ms = parse_seconds_ms(*v)))
+                return bad(fmt::format("'{}' is not a positive number of seconds", *v));
+            if (arg == "--task-timeout")
+                out.tasks.timeout_ms = *ms;
+            else
+                out.tasks.ttl_s = std::max(1u, *ms / 1000);
+        } else if (arg == "--task-spool") {
+            if (v->empty())
+                return bad("needs a directory");
+            out.tasks.spool = *v;
         } else if (arg == "--control") {
             if (v->empty())
                 return bad("needs a path");
@@ -250,9 +297,15 @@ parse_outcome parse_options(std::span<const char* const> args, options& out)
                 out.worker.send_timeout_ms = *ms;
         }
     }
+    return {checking ? action::check : action::serve, {}};
+}
+
+/// Defaults and cross-option rules, once every source has been applied.
+parse_outcome finish(options& out, action what)
+{
     if (out.listen.empty())
         out.listen.push_back(*net::parse_address("127.0.0.1:8080"));
-    if (!content) {
+    if (!out.content) {
         out.worker.demo = true;
         out.worker.welcome = true;
     }
@@ -261,7 +314,64 @@ parse_outcome parse_options(std::span<const char* const> args, options& out)
         return {action::serve, fmt::format("--admin: '{}' is not a loopback address; the admin listener shows "
                                            "internals, add --admin-public to serve it there anyway",
                                            out.admin[0].to_string())};
-    return {};
+    if (out.worker.demo) {
+        // The demo's CPU-heavy routes run in the pool, never in a worker.
+        for (const char* name : {"prime", "fib"})
+            if (std::none_of(out.tasks.tasks.begin(), out.tasks.tasks.end(),
+                             [&](const task_spec& t) { return t.name == name; }))
+                out.tasks.tasks.push_back({name, {}, name});
+    }
+    if (out.tasks.spool.empty()) {
+        const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+        out.tasks.spool = runtime && *runtime ? fmt::format("{}/ringfork-tasks", runtime)
+                                              : fmt::format("/tmp/ringfork-tasks-{}", getuid());
+    }
+    out.worker.task_spool = out.tasks.spool;
+    out.worker.task_timeout_ms = out.tasks.timeout_ms;
+    return {what, {}};
+}
+
+bool names_listen(std::span<const char* const> args)
+{
+    return std::any_of(args.begin(), args.end(), [](const char* a) {
+        const std::string_view s(a);
+        return s == "--listen" || s.starts_with("--listen=");
+    });
+}
+
+} // namespace
+
+parse_outcome parse_options(std::span<const char* const> args, options& out)
+{
+    parse_outcome r = apply_arguments(args, out);
+    if (!r.error.empty() || r.what == action::help || r.what == action::version)
+        return r;
+    return finish(out, r.what);
+}
+
+parse_outcome load_options(std::span<const char* const> args, options& out)
+{
+    // Find --config first, then apply the file, then the command line over it.
+    options first;
+    parse_outcome r = apply_arguments(args, first);
+    if (!r.error.empty() || r.what == action::help || r.what == action::version || first.config_path.empty())
+        return r.error.empty() && r.what != action::help && r.what != action::version ? parse_options(args, out) : r;
+    std::string error;
+    auto file = config_arguments(first.config_path, error);
+    if (!file)
+        return {action::serve, error};
+    std::vector<const char*> file_args;
+    for (const auto& a : *file)
+        file_args.push_back(a.c_str());
+    parse_outcome from_file = apply_arguments(file_args, out);
+    if (!from_file.error.empty())
+        return {action::serve, fmt::format("config {}: {}", first.config_path, from_file.error)};
+    if (names_listen(args))
+        out.listen.clear();
+    r = apply_arguments(args, out);
+    if (!r.error.empty())
+        return r;
+    return finish(out, r.what);
 }
 
 } // namespace ringfork::master
