@@ -21,6 +21,7 @@ enum class msg_type : std::uint8_t {
     // master -> worker
     drain = 16,       ///< Stop accepting, finish in-flight work, close, exit.
     reopen_logs = 17, ///< Reopen log files (USR1).
+    retire = 18,      ///< The slot goes away: accept what its own listeners still queue, then drain.
 };
 
 /// Every message has this shape; unused fields are zero.

@@ -117,7 +117,7 @@ int loop::run()
     for (;;) {
         flush();
         buffers_.publish();
-        if (stop_now_ || (draining_ && open_ == 0))
+        if (stop_now_ || (draining_ && !retiring_ && open_ == 0))
             break;
         __kernel_timespec ts = wait_time();
         io_uring_cqe* cqe = nullptr;
@@ -213,9 +213,10 @@ void loop::on_accept(std::uint32_t index, const io_uring_cqe& cqe)
     if (!(cqe.flags & IORING_CQE_F_MORE))
         l.armed = false;
     if (cqe.res >= 0) {
-        if (draining_) {
-            ::close(cqe.res); // raced with the cancel; the master's socket keeps the queue
-        } else {
+        // Accepted before the cancel took effect: serve it like any other (while draining,
+        // its response says Connection: close). Closing it would fail a client that did
+        // nothing wrong.
+        {
             open_connection(cqe.res);
             ++stats_.connections_accepted;
             if (start_.share)
@@ -852,6 +853,10 @@ void loop::on_channel(const io_uring_cqe& cqe)
         case ipc::msg_type::drain:
             start_drain();
             break;
+        case ipc::msg_type::retire:
+            retiring_ = true;
+            start_drain();
+            break;
         case ipc::msg_type::reopen_logs:
             access_log_.reopen();
             break;
@@ -876,6 +881,26 @@ void loop::start_drain()
     for (std::uint32_t i = 0; i < conns_.size(); ++i)
         if (conns_[i].in_use() && !conns_[i].closing)
             update_deadline(conns_[i], i);
+}
+
+bool loop::empty_accept_queues()
+{
+    bool empty = true;
+    for (const listener& l : listeners_) {
+        for (int n = 0; n < 256; ++n) {
+            const int fd = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
+                    net::log::error("{}", net::sys_error("accept4", fmt::format("fd={}", l.fd), errno));
+                break;
+            }
+            open_connection(fd);
+            ++stats_.connections_accepted;
+            if (n == 255)
+                empty = false; // more may be queued: look again next tick
+        }
+    }
+    return empty;
 }
 
 void loop::send_to_master(ipc::msg_type type)
@@ -906,6 +931,8 @@ void loop::tick()
     }
     if (paused_ != pause_reason::none)
         maybe_resume_accept();
+    if (retiring_ && empty_accept_queues())
+        retiring_ = false;
     if (now_ms_ >= next_stats_ms_) {
         send_to_master(ipc::msg_type::heartbeat);
         next_stats_ms_ = now_ms_ + settings_.stats_interval_ms;
@@ -915,6 +942,8 @@ void loop::tick()
 __kernel_timespec loop::wait_time() const noexcept
 {
     std::uint64_t wait = next_stats_ms_ > now_ms_ ? next_stats_ms_ - now_ms_ : 0;
+    if (retiring_)
+        wait = std::min<std::uint64_t>(wait, 10);
     if (const long t = timers_.next_wait_ms(now_ms_); t >= 0)
         wait = std::min<std::uint64_t>(wait, std::uint64_t(t));
     if (paused_ != pause_reason::none)

@@ -73,6 +73,9 @@ private:
     void on_deadline(std::uint32_t index);
 
     void start_drain();
+    /// Accepts what is still queued on this worker's listeners (no new connections reach
+    /// them once the master steers them away); true when every queue is empty.
+    bool empty_accept_queues();
     void send_to_master(ipc::msg_type type);
     void tick();
     [[nodiscard]] __kernel_timespec wait_time() const noexcept;
@@ -110,6 +113,7 @@ private:
     std::uint64_t tasks_rejected_ = 0;
     pause_reason paused_ = pause_reason::none;
     bool draining_ = false;
+    bool retiring_ = false;   ///< Draining, but first emptying the listeners' queues.
     bool stop_now_ = false;
     bool channel_alive_ = true;
 };

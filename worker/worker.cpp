@@ -41,6 +41,7 @@ namespace ringfork::ipc {
 int run_worker(const worker_start& start)
 {
     net::log::set_role(fmt::format("worker {}", start.slot));
+    prctl(PR_SET_NAME, "rf-worker"); // what ps and top show; the master stays "ringfork"
     // No orphans: the worker stops when the master dies, even by SIGKILL, and checks for
     // the race where the master died before the prctl took effect.
     prctl(PR_SET_PDEATHSIG, SIGINT);
