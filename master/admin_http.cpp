@@ -115,6 +115,13 @@ bool admin_server::open(const net::address& addr, admin_handler handler, std::st
     return true;
 }
 
+void admin_server::adopt(int fd, admin_handler handler)
+{
+    listener_.reset(fd);
+    bound_ = *net::local_address(fd);
+    handler_ = std::move(handler);
+}
+
 void admin_server::add_pollfds(std::vector<pollfd>& fds) const
 {
     if (!listener_)

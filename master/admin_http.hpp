@@ -38,6 +38,10 @@ public:
     /// The bound address (with the chosen port).
     [[nodiscard]] const net::address& address() const noexcept { return bound_; }
     [[nodiscard]] bool is_open() const noexcept { return static_cast<bool>(listener_); }
+    /// Serves a listening socket inherited from the master this one upgrades.
+    void adopt(int fd, admin_handler handler);
+    /// The listening descriptor (to hand to a successor), or -1.
+    [[nodiscard]] int listener_fd() const noexcept { return listener_.get(); }
     /// Appends the descriptors to poll: the listener (unless full) and every connection.
     void add_pollfds(std::vector<pollfd>& fds) const;
     /// Acts on the poll results of the descriptors add_pollfds appended, then on timeouts.

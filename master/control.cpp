@@ -93,6 +93,23 @@ bool control_server::open(const std::string& path, std::string& error)
     return true;
 }
 
+void control_server::adopt(int fd, const std::string& path)
+{
+    listener_.reset(fd);
+    path_ = path;
+    if (struct stat st{}; ::lstat(path.c_str(), &st) == 0) {
+        dev_ = st.st_dev;
+        ino_ = st.st_ino;
+    }
+}
+
+void control_server::release()
+{
+    conns_.clear();
+    listener_.reset();
+    path_.clear();
+}
+
 void control_server::add(std::string_view name, control_command command)
 {
     auto it = std::find_if(commands_.begin(), commands_.end(), [&](const auto& c) { return c.first == name; });

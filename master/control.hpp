@@ -41,6 +41,12 @@ public:
     /// (connect() succeeds) or that is not a socket; removes a stale socket first.
     [[nodiscard]] bool open(const std::string& path, std::string& error);
     [[nodiscard]] bool is_open() const noexcept { return static_cast<bool>(listener_); }
+    /// Serves a listening socket inherited from the master this one upgrades (binary upgrade).
+    void adopt(int fd, const std::string& path);
+    /// Closes this master's copy without removing the file: a successor now serves it.
+    void release();
+    /// The listening descriptor (to hand to a successor), or -1.
+    [[nodiscard]] int listener_fd() const noexcept { return listener_.get(); }
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
     /// Registers `name`; a later registration of the same name replaces it.
     void add(std::string_view name, control_command command);

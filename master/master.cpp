@@ -72,7 +72,15 @@ void close_fds_except(std::vector<int> keep) noexcept
     close_range(from, ~0u, 0);
 }
 
-master::master(options opts) : opts_(std::move(opts)) {}
+master::master(options opts, std::vector<std::string> argv) : opts_(std::move(opts)), argv_(std::move(argv))
+{
+    // The path is read now: after the binary on disk is replaced, /proc/self/exe names the
+    // old, deleted file, while the path itself names the new one (what USR2 must run).
+    char buf[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0)
+        exe_path_.assign(buf, static_cast<std::size_t>(n));
+}
 
 bool master::bind_listeners(std::string& error)
 {
@@ -141,7 +149,8 @@ int master::run()
         net::log::error("{}", error);
         return 1;
     }
-    if (!bind_listeners(error)) {
+    const bool inherited = std::getenv("RINGFORK_UPGRADE") != nullptr;
+    if (!(inherited ? inherit_listeners(error) : bind_listeners(error))) {
         net::log::error("{}", error);
         return 1;
     }
@@ -151,7 +160,18 @@ int master::run()
     }
     if (!open_control_and_admin())
         return 1;
-    write_pid_file();
+    if (!opts_.tasks.tasks.empty()) {
+        pool_ = std::make_unique<task_pool>(opts_.tasks);
+        if (!pool_->open(error)) {
+            net::log::error("task pool: {}", error);
+            return 1;
+        }
+        opts_.worker.task_pool = pool_->address();
+        pool_->start(monotonic_ms());
+    }
+    if (!inherited)
+        write_pid_file(); // an upgraded master writes it once its workers are ready
+    target_workers_ = count;
     std::string where;
     for (const auto& a : opts_.listen)
         where += (where.empty() ? "" : ", ") + a.to_string();
@@ -163,16 +183,23 @@ int master::run()
 
     std::vector<pollfd> fds;
     for (;;) {
-        if (stopping_ && workers_.empty())
+        if (stopping_ && workers_.empty() && (!pool_ || pool_->empty()))
             break;
         fds.clear();
         fds.push_back({signal_fd_.get(), POLLIN, 0});
         for (const worker& w : workers_)
             fds.push_back({w.channel.get(), POLLIN, 0});
         const std::size_t channels_end = fds.size();
+        if (pool_)
+            for (int fd : pool_->poll_fds())
+                fds.push_back({fd, POLLIN, 0});
+        fds.push_back({successor_fd_.get(), POLLIN, 0});
+        fds.push_back({predecessor_fd_.get(), POLLIN, 0});
+        const std::size_t others_end = fds.size();
         control_.add_pollfds(fds);
         const std::size_t control_end = fds.size();
         admin_.add_pollfds(fds);
+        (void)others_end;
         const int rc = ::poll(fds.data(), fds.size(), poll_timeout_ms());
         if (rc < 0 && errno != EINTR) {
             net::log::error("{}", net::sys_error("poll", "master loop", errno));
@@ -184,31 +211,32 @@ int master::run()
                 for (worker& w : workers_)
                     if (w.channel.get() == fds[i].fd)
                         read_channel(w);
+        for (std::size_t i = channels_end; i < others_end; ++i) {
+            if (!fds[i].revents || fds[i].fd < 0)
+                continue;
+            if (fds[i].fd == successor_fd_.get())
+                on_successor_message();
+            else if (fds[i].fd == predecessor_fd_.get())
+                on_predecessor_message();
+            else if (pool_)
+                pool_->on_readable(fds[i].fd);
+        }
         if (fds[0].revents & POLLIN)
             on_signal();
 
         const std::uint64_t now = monotonic_ms();
         const std::span<const pollfd> polled(fds);
-        control_.handle(polled.subspan(channels_end, control_end - channels_end), now);
+        control_.handle(polled.subspan(others_end, control_end - others_end), now);
         admin_.handle(polled.subspan(control_end), now);
-        if (stopping_ && kill_at_ms_ && now >= kill_at_ms_) {
-            for (const worker& w : workers_) {
-                net::log::warn("worker {} (pid {}) still running at the stop deadline: SIGKILL", w.slot, w.pid);
-                ::kill(w.pid, SIGKILL);
-            }
-            kill_at_ms_ = 0;
-        }
-        if (!stopping_)
-            for (unsigned i = 0; i < slots_.size(); ++i)
-                if (slots_[i].respawn_at_ms && now >= slots_[i].respawn_at_ms) {
-                    slots_[i].respawn_at_ms = 0;
-                    if (!spawn(i))
-                        slots_[i].respawn_at_ms = now + backoff::max_ms;
-                }
+        check_deadlines(now);
     }
+    if (handed_over_)
+        control_.release(); // the successor serves the same socket file now
     control_.close();
     admin_.close();
     remove_pid_file();
+    if (successor_fd_)
+        send_handover(successor_fd_.get(), 1); // final totals for the successor
     net::log::info("stopped after {:.1f} s", static_cast<double>(monotonic_ms() - started_ms_) / 1000.0);
     return 0;
 }
@@ -272,16 +300,19 @@ void master::read_channel(worker& w)
             return;
         }
         w.last = m.stats;
+        w.last_seen_ms = monotonic_ms();
         switch (m.type) {
         case ipc::msg_type::ready:
-            if (w.state == worker_state::starting)
+            if (w.state == worker_state::starting) {
                 w.state = worker_state::ready;
+                on_worker_ready(w);
+            }
             if (!announced_ready_ &&
                 std::count_if(workers_.begin(), workers_.end(),
                               [](const worker& x) { return x.state == worker_state::ready; }) ==
                     static_cast<long>(slots_.size())) {
                 announced_ready_ = true;
-                net::log::info("ready: {} workers serving", slots_.size());
+                announce_ready();
             }
             break;
         case ipc::msg_type::drained:
@@ -316,6 +347,21 @@ void master::on_signal()
                 begin_stop(false);
             }
             break;
+        case SIGHUP:
+            start_reload();
+            break;
+        case SIGUSR2:
+            start_upgrade();
+            break;
+        case SIGUSR1:
+            forward_reopen_logs();
+            break;
+        case SIGTTIN:
+            scale_to(target_workers_ + 1);
+            break;
+        case SIGTTOU:
+            scale_to(target_workers_ > 1 ? target_workers_ - 1 : 1);
+            break;
         default:
             net::log::info("{} ignored", strsignal(int(si.ssi_signo)));
             break;
@@ -328,6 +374,15 @@ void master::reap()
     int status = 0;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pool_ && pool_->on_exit(pid, status, monotonic_ms()))
+            continue;
+        if (pid == successor_) {
+            net::log::error("upgrade failed: new master {} ended with {}; still serving", pid, describe_exit(status));
+            successor_ = 0;
+            successor_fd_.reset();
+            handed_over_ = false;
+            continue;
+        }
         auto it = std::find_if(workers_.begin(), workers_.end(), [pid](const worker& w) { return w.pid == pid; });
         if (it == workers_.end())
             continue;
@@ -336,12 +391,29 @@ void master::reap()
         const unsigned index = it->slot;
         const std::uint64_t uptime = monotonic_ms() - it->started_ms;
         const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        const bool was_draining = it->state == worker_state::draining;
+        const bool was_starting = it->state == worker_state::starting;
         workers_.erase(it);
         slot& s = slots_[index];
-        s.last_exit = describe_exit(status);
         if (stopping_) {
             if (!clean)
-                net::log::warn("worker {} (pid {}) ended with {} while stopping", index, pid, s.last_exit);
+                net::log::warn("worker {} (pid {}) ended with {} while stopping", index, pid, describe_exit(status));
+            continue;
+        }
+        if (was_draining) {
+            // Replaced or retired on purpose: nothing to refill.
+            if (!clean)
+                net::log::warn("worker {} (pid {}) ended with {} while draining", index, pid, describe_exit(status));
+            if (s.retiring && !slot_has_server(index, 0))
+                on_slot_retired(index);
+            continue;
+        }
+        s.last_exit = describe_exit(status);
+        if (was_starting && std::find(rolling_active_.begin(), rolling_active_.end(), index) != rolling_active_.end())
+            on_rolling_failure(index);
+        if (slot_has_server(index, pid)) {
+            net::log::warn("worker {} (pid {}) ended with {}; the slot's other worker keeps serving", index, pid,
+                           s.last_exit);
             continue;
         }
         const std::uint64_t delay = s.respawn.next_delay(uptime);
@@ -371,25 +443,98 @@ void master::begin_stop(bool graceful)
     const std::uint64_t now = monotonic_ms();
     if (!stopping_) {
         stopping_ = true;
+        notify("STOPPING=1");
         for (auto& s : slots_)
             s.respawn_at_ms = 0;
+        rolling_queue_.clear();
+        rolling_active_.clear();
+        if (successor_ && !handed_over_) {
+            net::log::warn("stopping during an upgrade: stopping the new master {} too", successor_);
+            ::kill(successor_, SIGTERM);
+        }
     }
     if (graceful && !fast_stop_) {
-        ipc::message m;
-        m.type = ipc::msg_type::drain;
-        for (worker& w : workers_) {
-            w.state = worker_state::draining;
-            m.slot = w.slot;
-            m.generation = w.generation;
-            if (ipc::send_message(w.channel.get(), m) != 0)
-                ::kill(w.pid, SIGTERM);
-        }
+        for (worker& w : workers_)
+            drain(w);
+        if (pool_)
+            pool_->stop(true);
         kill_at_ms_ = now + static_cast<std::uint64_t>(opts_.shutdown_timeout_s * 1000);
     } else {
         fast_stop_ = true;
         for (const worker& w : workers_)
             ::kill(w.pid, SIGINT);
+        if (pool_)
+            pool_->stop(false);
         kill_at_ms_ = now + 1000;
+    }
+}
+
+void master::drain(worker& w, ipc::msg_type how)
+{
+    if (w.state == worker_state::draining)
+        return;
+    w.state = worker_state::draining;
+    w.drain_deadline_ms = monotonic_ms() + static_cast<std::uint64_t>(opts_.shutdown_timeout_s * 1000);
+    ipc::message m;
+    m.type = how;
+    m.slot = w.slot;
+    m.generation = w.generation;
+    if (ipc::send_message(w.channel.get(), m) != 0)
+        ::kill(w.pid, SIGTERM); // the worker reads TERM as a drain too
+}
+
+bool master::slot_has_server(unsigned index, pid_t except) const
+{
+    return std::any_of(workers_.begin(), workers_.end(), [&](const worker& w) {
+        return w.slot == index && w.pid != except && w.state != worker_state::draining;
+    });
+}
+
+void master::forward_reopen_logs()
+{
+    net::log::info("reopening logs");
+    ipc::message m;
+    m.type = ipc::msg_type::reopen_logs;
+    for (const worker& w : workers_)
+        (void)ipc::send_message(w.channel.get(), m);
+}
+
+// Every timed rule of the master, checked once per loop turn.
+void master::check_deadlines(std::uint64_t now)
+{
+    if (stopping_ && kill_at_ms_ && now >= kill_at_ms_) {
+        for (const worker& w : workers_) {
+            net::log::warn("worker {} (pid {}) still running at the stop deadline: SIGKILL", w.slot, w.pid);
+            ::kill(w.pid, SIGKILL);
+        }
+        if (pool_)
+            pool_->kill_all();
+        kill_at_ms_ = 0;
+    }
+    for (const worker& w : workers_)
+        if (!stopping_ && w.state == worker_state::draining && w.drain_deadline_ms && now >= w.drain_deadline_ms) {
+            net::log::warn("worker {} (pid {}) still draining at the shutdown timeout: SIGKILL", w.slot, w.pid);
+            ::kill(w.pid, SIGKILL);
+        }
+    if (!stopping_) {
+        for (unsigned i = 0; i < slots_.size(); ++i)
+            if (slots_[i].respawn_at_ms && now >= slots_[i].respawn_at_ms) {
+                slots_[i].respawn_at_ms = 0;
+                if (!slot_has_server(i, 0) && !slots_[i].retiring && !spawn(i))
+                    slots_[i].respawn_at_ms = now + backoff::max_ms;
+            }
+        if (pool_)
+            (void)pool_->tick(now);
+        check_watchdog(now);
+    }
+    if (successor_ && !handed_over_ && successor_deadline_ms_ && now >= successor_deadline_ms_) {
+        net::log::error("upgrade failed: new master {} not ready in time; stopping it, still serving", successor_);
+        ::kill(successor_, SIGTERM);
+        successor_deadline_ms_ = 0;
+    }
+    if (successor_fd_ && now >= next_handover_ms_) {
+        send_handover(successor_fd_.get(), 1);
+        next_handover_ms_ = now + 250;
     }
 }
 
@@ -402,6 +547,8 @@ int master::poll_timeout_ms() const
             next = std::min(next, s.respawn_at_ms);
     if (kill_at_ms_)
         next = std::min(next, kill_at_ms_);
+    if (successor_ || !workers_.empty())
+        next = std::min(next, now + 250); // watchdog, drain deadlines, handover snapshots
     for (std::uint64_t d : {control_.next_deadline_ms(), admin_.next_deadline_ms()})
         if (d)
             next = std::min(next, d);

@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,13 +18,15 @@
 #include "master/control.hpp"
 #include "master/options.hpp"
 #include "master/stats_view.hpp"
+#include "master/task_pool.hpp"
 #include "net/fd.hpp"
 
 namespace ringfork::master {
 
 class master {
 public:
-    explicit master(options opts);
+    /// `argv` is the whole command line, kept for reloads and binary upgrades.
+    master(options opts, std::vector<std::string> argv);
     /// Binds, forks, supervises until stopped; returns the exit code.
     int run();
 
@@ -37,6 +41,9 @@ private:
         worker_state state = worker_state::starting;
         net::unique_fd channel;
         std::uint64_t started_ms = 0;
+        std::uint64_t last_seen_ms = 0;   ///< Last message on the channel (the watchdog's clock).
+        std::uint64_t abort_at_ms = 0;    ///< Non-zero: SIGABRT sent then; SIGKILL follows.
+        std::uint64_t drain_deadline_ms = 0;
         ipc::worker_stats last{}; ///< Last cumulative snapshot.
     };
 
@@ -47,6 +54,7 @@ private:
         std::uint64_t respawn_at_ms = 0;       ///< Non-zero: refill due at this time.
         unsigned restarts = 0;
         std::string last_exit;
+        bool retiring = false;                 ///< Being removed (TTOU): no refill.
     };
 
     [[nodiscard]] bool bind_listeners(std::string& error);
@@ -59,6 +67,36 @@ private:
     void write_pid_file();
     void remove_pid_file();
     [[nodiscard]] int poll_timeout_ms() const;
+    void drain(worker& w, ipc::msg_type how = ipc::msg_type::drain);
+    [[nodiscard]] bool slot_has_server(unsigned slot_index, pid_t except) const;
+    void forward_reopen_logs();
+    void check_deadlines(std::uint64_t now);
+
+    // Reloads, scaling and the watchdog (master/restart.cpp).
+    void start_reload();
+    void advance_rolling();
+    void on_worker_ready(worker& w);
+    void on_rolling_failure(unsigned slot_index);
+    [[nodiscard]] bool add_slot(std::string& error);
+    void retire_last_slot();
+    void on_slot_retired(unsigned slot_index);
+    void scale_to(unsigned count);
+    void check_watchdog(std::uint64_t now);
+
+    // Binary upgrade and service-manager integration (master/upgrade.cpp).
+    void start_upgrade();
+    void on_successor_message();
+    void on_predecessor_message();
+    void send_handover(int fd, std::uint8_t type);
+    [[nodiscard]] bool inherit_listeners(std::string& error);
+    void announce_ready();
+    void notify(std::string_view state) const;
+    [[nodiscard]] ipc::worker_stats totals() const;
+
+    // Task pool.
+    control_reply cmd_reload(std::string_view argument);
+    control_reply cmd_upgrade(std::string_view argument);
+    control_reply cmd_scale(std::string_view argument);
 
     // Stats, control socket and admin listener (master/master_stats.cpp).
     [[nodiscard]] bool open_control_and_admin();
@@ -71,9 +109,10 @@ private:
     control_reply cmd_metrics(std::string_view argument) const;
     control_reply cmd_model(std::string_view argument) const;
     control_reply cmd_stop(std::string_view argument);
-    control_reply cmd_not_yet(std::string_view what) const;
 
     options opts_;
+    std::vector<std::string> argv_;
+    std::string exe_path_;          ///< The binary on disk, as it was at start (for USR2).
     std::vector<slot> slots_;
     std::vector<net::unique_fd> shared_listeners_;
     std::vector<worker> workers_;
@@ -87,6 +126,24 @@ private:
     std::uint64_t started_ms_ = 0;
     std::uint64_t kill_at_ms_ = 0;  ///< Non-zero while stopping: SIGKILL what is left then.
     unsigned respawns_ = 0;
+    std::unique_ptr<task_pool> pool_;
+    // Rolling restart: slots still to restart, and slots whose new worker is not ready yet.
+    std::deque<unsigned> rolling_queue_;
+    std::vector<unsigned> rolling_active_;
+    bool rolling_ = false;
+    // Binary upgrade, old side: the new master's pid and our end of its handover socket.
+    pid_t successor_ = 0;
+    net::unique_fd successor_fd_;
+    std::uint64_t successor_deadline_ms_ = 0;
+    bool handed_over_ = false;      ///< The successor is ready: this master is on its way out.
+    // Binary upgrade, new side: the old master's handover socket and its latest totals.
+    net::unique_fd predecessor_fd_;
+    int inherited_control_fd_ = -1;
+    int inherited_admin_fd_ = -1;
+    ipc::worker_stats inherited_{};
+    std::uint64_t inherited_respawns_ = 0;
+    std::uint64_t next_handover_ms_ = 0;
+    unsigned target_workers_ = 0;   ///< Slots wanted after scaling completes.
     bool stopping_ = false;
     bool fast_stop_ = false;
     bool announced_ready_ = false;

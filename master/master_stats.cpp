@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 
 #include "ipc/control.hpp"
@@ -28,7 +29,11 @@ constexpr std::string_view prometheus_type = "text/plain; version=0.0.4; charset
 bool master::open_control_and_admin()
 {
     std::string error;
-    if (!opts_.control_path.empty()) {
+    if (!opts_.control_path.empty() && inherited_control_fd_ >= 0) {
+        control_.adopt(inherited_control_fd_, opts_.control_path);
+        register_commands();
+        net::log::info("control socket: {} (inherited)", control_.path());
+    } else if (!opts_.control_path.empty()) {
         if (!control_.open(opts_.control_path, error)) {
             net::log::error("{}", error);
             return false;
@@ -36,7 +41,10 @@ bool master::open_control_and_admin()
         register_commands();
         net::log::info("control socket: {}", control_.path());
     }
-    if (!opts_.admin.empty()) {
+    if (!opts_.admin.empty() && inherited_admin_fd_ >= 0) {
+        admin_.adopt(inherited_admin_fd_, [this](std::string_view path) { return admin_route(path); });
+        net::log::info("admin: http://{}/", admin_.address().to_string());
+    } else if (!opts_.admin.empty()) {
         if (!admin_.open(opts_.admin[0], [this](std::string_view path) { return admin_route(path); }, error)) {
             net::log::error("admin {}", error);
             return false;
@@ -55,9 +63,9 @@ void master::register_commands()
     control_.add(c::cmd_metrics, [this](std::string_view a) { return cmd_metrics(a); });
     control_.add(c::cmd_model, [this](std::string_view a) { return cmd_model(a); });
     control_.add(c::cmd_stop, [this](std::string_view a) { return cmd_stop(a); });
-    control_.add(c::cmd_reload, [this](std::string_view) { return cmd_not_yet(ipc::control::cmd_reload); });
-    control_.add(c::cmd_upgrade, [this](std::string_view) { return cmd_not_yet(ipc::control::cmd_upgrade); });
-    control_.add(c::cmd_scale, [this](std::string_view) { return cmd_not_yet(ipc::control::cmd_scale); });
+    control_.add(c::cmd_reload, [this](std::string_view a) { return cmd_reload(a); });
+    control_.add(c::cmd_upgrade, [this](std::string_view a) { return cmd_upgrade(a); });
+    control_.add(c::cmd_scale, [this](std::string_view a) { return cmd_scale(a); });
 }
 
 stats_model master::model() const
@@ -70,9 +78,10 @@ stats_model master::model() const
     m.master.slots = static_cast<unsigned>(slots_.size());
     m.master.reloads = reloads_;
     m.master.upgrades = upgrades_;
-    m.master.respawns = respawns_;
+    m.master.respawns = respawns_ + inherited_respawns_;
     m.master.stopping = stopping_;
     m.totals = retired_;
+    m.totals.merge(inherited_);
     for (const worker& w : workers_) {
         m.totals.merge(w.last);
         worker_view v;
@@ -151,9 +160,39 @@ control_reply master::cmd_stop(std::string_view)
     return {true, "stopping\n"};
 }
 
-control_reply master::cmd_not_yet(std::string_view what) const
+control_reply master::cmd_reload(std::string_view)
 {
-    return {false, fmt::format("{}: not supported yet", what)};
+    if (stopping_ || handed_over_)
+        return {false, "reload: the server is stopping"};
+    const std::uint64_t before = reloads_;
+    start_reload();
+    if (!rolling_ && reloads_ == before)
+        return {false, "reload rejected: see the error log for the configuration error"};
+    return {true, fmt::format("reload: rolling restart of {} slots started\n", slots_.size())};
+}
+
+control_reply master::cmd_upgrade(std::string_view)
+{
+    if (stopping_ || handed_over_ || successor_)
+        return {false, successor_ ? "upgrade: one is already in progress" : "upgrade: the server is stopping"};
+    start_upgrade();
+    if (!successor_)
+        return {false, "upgrade failed: see the error log"};
+    return {true, fmt::format("upgrade: new master {} started; it takes over once its workers are ready\n",
+                              successor_)};
+}
+
+control_reply master::cmd_scale(std::string_view argument)
+{
+    unsigned n = 0;
+    const auto [end, ec] = std::from_chars(argument.data(), argument.data() + argument.size(), n);
+    if (argument.empty() || ec != std::errc{} || end != argument.data() + argument.size() || n < 1 ||
+        n > ipc::max_slots)
+        return {false, fmt::format("usage: scale N (1 to {})", ipc::max_slots)};
+    if (stopping_ || handed_over_)
+        return {false, "scale: the server is stopping"};
+    scale_to(n);
+    return {true, fmt::format("scale: {} workers\n", n)};
 }
 
 } // namespace ringfork::master

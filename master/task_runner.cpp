@@ -379,6 +379,7 @@ int run_task_runner(int listen_fd, unsigned index, pid_t master_pid, const task_
     // master's or init's, so the runner reaps them and they never pile up as zombies.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     net::log::set_role(fmt::format("task runner {}", index));
+    prctl(PR_SET_NAME, "rf-task");
     int wake[2];
     if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
         net::log::error("{}", net::sys_error("pipe2", "wake", errno));
