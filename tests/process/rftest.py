@@ -37,6 +37,14 @@ def children(pid):
     return out
 
 
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -124,7 +132,8 @@ class Server:
         return self.proc.pid
 
     def workers(self):
-        return [p for p in children(self.pid) if alive(p)]
+        """The HTTP worker processes (task runners, also children, are left out)."""
+        return [p for p in children(self.pid) if alive(p) and comm(p) == "rf-worker"]
 
     def connect(self, timeout=5.0):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)

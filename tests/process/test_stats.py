@@ -167,9 +167,9 @@ class Stats(unittest.TestCase):
             data = json.loads(self.ctl("--json", "stats").stdout)
             self.assertEqual(set(data), {"master", "totals", "workers"})
             self.assertEqual(len(json.loads(self.ctl("workers", "--json").stdout)), 2)
-            r = self.ctl("reload")
+            r = self.ctl("scale", "0")
             self.assertEqual(r.returncode, 1)
-            self.assertIn("not supported yet", r.stderr)
+            self.assertIn("usage: scale N", r.stderr)
             self.assertEqual(self.ctl("bogus").returncode, 1)
 
             # A second server refuses to take over the live socket.
