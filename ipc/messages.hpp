@@ -10,7 +10,7 @@
 
 namespace ringfork::ipc {
 
-inline constexpr std::uint16_t protocol_version = 2; ///< 2: per-status counts, latency sum
+inline constexpr std::uint16_t protocol_version = 3; ///< 2: per-status counts, latency sum
 
 enum class msg_type : std::uint8_t {
     // worker -> master

@@ -57,6 +57,8 @@ void worker_stats::merge(const worker_stats& o) noexcept
     connections_accepted += o.connections_accepted;
     parse_errors += o.parse_errors;
     timeouts += o.timeouts;
+    tasks_submitted += o.tasks_submitted;
+    tasks_rejected += o.tasks_rejected;
     connections_open += o.connections_open;
     latency.merge(o.latency);
 }

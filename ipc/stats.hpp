@@ -43,6 +43,8 @@ struct worker_stats {
     std::uint64_t connections_accepted = 0;
     std::uint64_t parse_errors = 0;
     std::uint64_t timeouts = 0;
+    std::uint64_t tasks_submitted = 0;  ///< Jobs handed to the task pool.
+    std::uint64_t tasks_rejected = 0;   ///< Jobs refused: queue full or pool down (503).
     std::uint32_t connections_open = 0; ///< gauge
     std::uint32_t reserved = 0;
     latency_histogram latency;

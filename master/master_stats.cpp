@@ -82,6 +82,10 @@ stats_model master::model() const
     m.master.stopping = stopping_;
     m.totals = retired_;
     m.totals.merge(inherited_);
+    if (pool_) {
+        m.tasks = pool_->totals();
+        m.task_runners = pool_->running_runners();
+    }
     for (const worker& w : workers_) {
         m.totals.merge(w.last);
         worker_view v;

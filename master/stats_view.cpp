@@ -65,6 +65,8 @@ template <typename S, typename F> void for_each_field(S& s, F f)
     f(s.connections_accepted);
     f(s.parse_errors);
     f(s.timeouts);
+    f(s.tasks_submitted);
+    f(s.tasks_rejected);
     f(s.connections_open);
     for (auto& v : s.latency.counts)
         f(v);
@@ -177,7 +179,19 @@ std::string render_json(const stats_model& m)
     out += R"(,"latency_buckets":[)";
     for (std::size_t i = 0; i < ipc::latency_buckets; ++i)
         fmt::format_to(o, "{}{}", i ? "," : "", t.latency.counts[i]);
-    out += R"(]},"workers":)";
+    out += R"(]},"tasks":)";
+    const ipc::task_stats& k = m.tasks;
+    const std::uint64_t ended = k.ok + k.failed + k.timed_out + k.errors;
+    // Jobs in the pool's queue: handed over by workers, not yet started by a runner.
+    const std::uint64_t accepted = t.tasks_submitted - std::min(t.tasks_submitted, k.unknown_task);
+    fmt::format_to(o,
+                   R"({{"runners":{},"submitted":{},"rejected":{},"queued":{},"running":{},"done":{},)"
+                   R"("failed":{},"timed_out":{},"errors":{},"latency_us":)",
+                   m.task_runners, t.tasks_submitted, t.tasks_rejected,
+                   accepted > k.started ? accepted - k.started : 0, k.started > ended ? k.started - ended : 0, k.ok,
+                   k.failed, k.timed_out, k.errors);
+    latency_json(o, k.latency);
+    out += R"(},"workers":)";
     out += render_workers_json(m);
     out += "}\n";
     return out;
@@ -205,7 +219,12 @@ std::string render_prometheus(const stats_model& m)
           std::tuple{"ringfork_received_bytes_total", t.bytes_in, "Bytes received from clients."},
           std::tuple{"ringfork_sent_bytes_total", t.bytes_out, "Bytes sent to clients."},
           std::tuple{"ringfork_parse_errors_total", t.parse_errors, "Requests rejected by the parser."},
-          std::tuple{"ringfork_timeouts_total", t.timeouts, "Connections ended by a timeout."}}) {
+          std::tuple{"ringfork_timeouts_total", t.timeouts, "Connections ended by a timeout."},
+          std::tuple{"ringfork_tasks_submitted_total", t.tasks_submitted, "Jobs handed to the task pool."},
+          std::tuple{"ringfork_tasks_rejected_total", t.tasks_rejected, "Jobs refused because the queue was full."},
+          std::tuple{"ringfork_tasks_done_total", m.tasks.ok, "Jobs that exited 0."},
+          std::tuple{"ringfork_tasks_failed_total", m.tasks.failed, "Jobs that exited non-zero or by a signal."},
+          std::tuple{"ringfork_tasks_timed_out_total", m.tasks.timed_out, "Jobs killed at --task-timeout."}}) {
         prom_head(o, name, "counter", help);
         fmt::format_to(o, "{} {}\n", name, value);
     }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ipc/stats.hpp"
+#include "ipc/task_protocol.hpp"
 
 namespace ringfork::master {
 
@@ -43,6 +44,8 @@ struct stats_model {
     master_view master;
     ipc::worker_stats totals{};
     std::vector<worker_view> workers;
+    ipc::task_stats tasks{};   ///< Task runners' counters, live and retired.
+    unsigned task_runners = 0; ///< Runner processes alive now.
 };
 
 /// The GET /stats document: {"master":…, "totals":…, "workers":[…]}.

@@ -490,7 +490,7 @@ void loop::start_task(connection& c, std::uint32_t index)
         const int err = errno;
         if (fd >= 0)
             ::close(fd);
-        ++tasks_rejected_;
+        ++stats_.tasks_rejected;
         answer_task(c, index, 503, err == EAGAIN ? "task queue full" : "task pool unavailable");
         return;
     }
@@ -504,7 +504,7 @@ void loop::start_task(connection& c, std::uint32_t index)
     c.task = std::make_unique<task_call>();
     c.task->fd = fd;
     c.task->payload = std::move(job.payload);
-    ++tasks_submitted_;
+    ++stats_.tasks_submitted;
     io_uring_sqe* sqe = ring_.sqe();
     io_uring_prep_send(sqe, fd, c.task->payload.data(), c.task->payload.size(), MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, ud(net::op::task_send, index, c.generation));

@@ -109,8 +109,6 @@ private:
     std::uint64_t next_log_flush_ms_ = 0;
     std::uint64_t drain_deadline_ms_ = 0;
     std::uint32_t open_ = 0;
-    std::uint64_t tasks_submitted_ = 0;
-    std::uint64_t tasks_rejected_ = 0;
     pause_reason paused_ = pause_reason::none;
     bool draining_ = false;
     bool retiring_ = false;   ///< Draining, but first emptying the listeners' queues.
