@@ -53,7 +53,7 @@ std::uint64_t ud(net::op kind, std::uint32_t index = 0, std::uint32_t generation
 } // namespace
 
 loop::loop(const ipc::worker_start& start, const router& routes, std::string& error)
-    : start_(start), settings_(*start.settings), routes_(routes), timers_(monotonic_us() / 1000),
+    : start_(start), settings_(*start.settings), timers_(monotonic_us() / 1000),
       env_{routes, date_, settings_, stats_, scratch_, false}
 {
     now_us_ = monotonic_us();

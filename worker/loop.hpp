@@ -82,7 +82,6 @@ private:
 
     const ipc::worker_start& start_;
     const ipc::worker_settings& settings_;
-    const router& routes_;
     net::ring ring_;
     net::buffer_ring buffers_;
     net::unique_fd signal_fd_;
@@ -107,7 +106,6 @@ private:
     std::uint64_t next_stats_ms_ = 0;
     std::uint64_t next_window_ms_ = 0;
     std::uint64_t next_log_flush_ms_ = 0;
-    std::uint64_t drain_deadline_ms_ = 0;
     std::uint32_t open_ = 0;
     pause_reason paused_ = pause_reason::none;
     bool draining_ = false;
