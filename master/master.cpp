@@ -150,7 +150,9 @@ int master::run()
         return 1;
     }
     const bool inherited = std::getenv("RINGFORK_UPGRADE") != nullptr;
-    if (!(inherited ? inherit_listeners(error) : bind_listeners(error))) {
+    if (!inherited && adopt_activated_listeners()) {
+        // listeners came from the service manager
+    } else if (!(inherited ? inherit_listeners(error) : bind_listeners(error))) {
         net::log::error("{}", error);
         return 1;
     }

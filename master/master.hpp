@@ -89,6 +89,9 @@ private:
     void on_predecessor_message();
     void send_handover(int fd, std::uint8_t type);
     [[nodiscard]] bool inherit_listeners(std::string& error);
+    /// Socket activation: the listeners systemd passed (LISTEN_FDS), used as shared ones.
+    /// False when this process was not given any.
+    [[nodiscard]] bool adopt_activated_listeners();
     void announce_ready();
     void notify(std::string_view state) const;
     [[nodiscard]] ipc::worker_stats totals() const;

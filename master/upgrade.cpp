@@ -248,6 +248,37 @@ void master::on_predecessor_message()
     }
 }
 
+bool master::adopt_activated_listeners()
+{
+    // sd_listen_fds(3): descriptors 3..3+LISTEN_FDS-1, meant for this pid only.
+    const char* fds = std::getenv("LISTEN_FDS");
+    const char* pid = std::getenv("LISTEN_PID");
+    int n = 0;
+    long owner = 0;
+    if (!fds || !pid || std::from_chars(fds, fds + std::strlen(fds), n).ec != std::errc{} ||
+        std::from_chars(pid, pid + std::strlen(pid), owner).ec != std::errc{} || owner != getpid() || n <= 0)
+        return false;
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDNAMES");
+    // One socket per address, shared by every worker: the service manager owns them.
+    opts_.accept = accept_mode::shared;
+    opts_.worker.shared_accept = true;
+    opts_.listen.clear();
+    for (int fd = 3; fd < 3 + n; ++fd) {
+        adopt_fd(fd);
+        auto addr = net::local_address(fd);
+        if (!addr) {
+            net::log::warn("{}", net::sys_error("getsockname", fmt::format("LISTEN_FDS fd={}", fd), errno));
+            continue;
+        }
+        opts_.listen.push_back(*addr);
+        shared_listeners_.emplace_back(fd);
+    }
+    net::log::info("socket activation: {} listening sockets from the service manager", shared_listeners_.size());
+    return !shared_listeners_.empty();
+}
+
 // The new master's listeners: inherited from an upgrading master (RINGFORK_UPGRADE) or
 // from the service manager (LISTEN_FDS, as shared listeners), else bound here.
 bool master::inherit_listeners(std::string& error)
