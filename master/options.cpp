@@ -116,10 +116,25 @@ HTTP limits and timeouts (per worker):
   --idle-timeout SECS       keep-alive connection without a request (default 60)
   --send-timeout SECS       a response the client does not read (default 30)
 
-Signals: TERM/QUIT graceful stop, INT fast stop.
+Reloads, upgrades, supervision:
+  --config FILE             TOML file, keys = long flag names; re-read on HUP; flags override it
+  -t                        check the command line and --config, then exit
+  --rolling-batch N         slots restarted at once on reload (default 1)
+  --worker-timeout SECS     heartbeat silence before a worker is aborted and replaced (default 30)
+
+Task pool (work that must not run in a worker):
+  --task NAME=COMMAND       run COMMAND for POST /tasks/NAME (repeatable; builtin:prime, builtin:fib)
+  --task-workers N          task runner processes (default 2)
+  --task-queue N            jobs waiting for a runner before 503 (default 64)
+  --task-timeout SECS       job deadline, then its process group is killed and 504 (default 30)
+  --task-spool DIR          job outputs and results (default $XDG_RUNTIME_DIR/ringfork-tasks)
+  --task-ttl SECS           spool files kept this long (default 3600)
+
+Signals: TERM/QUIT graceful stop, INT fast stop, HUP reload, USR2 binary upgrade,
+TTIN/TTOU one worker more/fewer, USR1 reopen logs.
 
 Clients (talk to a running server through its --control socket):
-  ringfork ctl [--control PATH] [--json] stats|workers|metrics|stop
+  ringfork ctl [--control PATH] [--json] stats|workers|metrics|reload|upgrade|scale N|stop
   ringfork top [--control PATH] [--interval SECS]
 )";
 }
