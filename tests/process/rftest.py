@@ -159,6 +159,12 @@ class Server:
         self._reader.join(2)
         if self.proc.stdout and not self._reader.is_alive():
             self.proc.stdout.close()
+        # Under the sanitizer build a report in any process (workers included) fails the test.
+        with self._lock:
+            reports = [l for l in self.lines if "AddressSanitizer" in l or "LeakSanitizer" in l
+                       or "runtime error:" in l]
+        if reports:
+            raise AssertionError("sanitizer report:\n" + "\n".join(reports[:20]) + "\n" + self.log()[-4000:])
 
     def __enter__(self):
         return self
