@@ -23,6 +23,7 @@
 
 #include "master/cpu_count.hpp"
 #include "master/root_check.hpp"
+#include "net/clock.hpp"
 #include "net/error.hpp"
 #include "net/log.hpp"
 #include "net/socket.hpp"
@@ -31,12 +32,6 @@ namespace ringfork::master {
 
 namespace {
 
-std::uint64_t monotonic_ms() noexcept
-{
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::uint64_t(ts.tv_sec) * 1000 + std::uint64_t(ts.tv_nsec) / 1'000'000;
-}
 
 std::string describe_exit(int status)
 {
@@ -119,7 +114,7 @@ bool master::bind_listeners(std::string& error)
 int master::run()
 {
     net::log::set_role("master");
-    started_ms_ = monotonic_ms();
+    started_ms_ = net::monotonic_ms();
     const unsigned count = opts_.workers ? opts_.workers : auto_workers();
     slots_.resize(count);
 
@@ -169,7 +164,7 @@ int master::run()
             return 1;
         }
         opts_.worker.task_pool = pool_->address();
-        pool_->start(monotonic_ms());
+        pool_->start(net::monotonic_ms());
     }
     if (!inherited)
         write_pid_file(); // an upgraded master writes it once its workers are ready
@@ -226,7 +221,7 @@ int master::run()
         if (fds[0].revents & POLLIN)
             on_signal();
 
-        const std::uint64_t now = monotonic_ms();
+        const std::uint64_t now = net::monotonic_ms();
         const std::span<const pollfd> polled(fds);
         control_.handle(polled.subspan(others_end, control_end - others_end), now);
         admin_.handle(polled.subspan(control_end), now);
@@ -239,7 +234,7 @@ int master::run()
     remove_pid_file();
     if (successor_fd_)
         send_handover(successor_fd_.get(), 1); // final totals for the successor
-    net::log::info("stopped after {:.1f} s", static_cast<double>(monotonic_ms() - started_ms_) / 1000.0);
+    net::log::info("stopped after {:.1f} s", static_cast<double>(net::monotonic_ms() - started_ms_) / 1000.0);
     return 0;
 }
 
@@ -286,7 +281,7 @@ bool master::spawn(unsigned index)
     w.slot = index;
     w.generation = generation;
     w.channel.reset(sv[0]);
-    w.started_ms = monotonic_ms();
+    w.started_ms = net::monotonic_ms();
     workers_.push_back(std::move(w));
     return true;
 }
@@ -302,7 +297,7 @@ void master::read_channel(worker& w)
             return;
         }
         w.last = m.stats;
-        w.last_seen_ms = monotonic_ms();
+        w.last_seen_ms = net::monotonic_ms();
         switch (m.type) {
         case ipc::msg_type::ready:
             if (w.state == worker_state::starting) {
@@ -376,7 +371,7 @@ void master::reap()
     int status = 0;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        if (pool_ && pool_->on_exit(pid, status, monotonic_ms()))
+        if (pool_ && pool_->on_exit(pid, status, net::monotonic_ms()))
             continue;
         if (pid == successor_) {
             net::log::error("upgrade failed: new master {} ended with {}; still serving", pid, describe_exit(status));
@@ -391,7 +386,7 @@ void master::reap()
         read_channel(*it);
         retire(*it);
         const unsigned index = it->slot;
-        const std::uint64_t uptime = monotonic_ms() - it->started_ms;
+        const std::uint64_t uptime = net::monotonic_ms() - it->started_ms;
         const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         const bool was_draining = it->state == worker_state::draining;
         const bool was_starting = it->state == worker_state::starting;
@@ -425,9 +420,9 @@ void master::reap()
                        s.last_exit, static_cast<double>(uptime) / 1000.0, delay);
         if (delay == 0) {
             if (!spawn(index))
-                s.respawn_at_ms = monotonic_ms() + backoff::max_ms;
+                s.respawn_at_ms = net::monotonic_ms() + backoff::max_ms;
         } else {
-            s.respawn_at_ms = monotonic_ms() + delay;
+            s.respawn_at_ms = net::monotonic_ms() + delay;
         }
     }
 }
@@ -442,7 +437,7 @@ void master::retire(worker& w)
 
 void master::begin_stop(bool graceful)
 {
-    const std::uint64_t now = monotonic_ms();
+    const std::uint64_t now = net::monotonic_ms();
     if (!stopping_) {
         stopping_ = true;
         notify("STOPPING=1");
@@ -476,7 +471,7 @@ void master::drain(worker& w, ipc::msg_type how)
     if (w.state == worker_state::draining)
         return;
     w.state = worker_state::draining;
-    w.drain_deadline_ms = monotonic_ms() + static_cast<std::uint64_t>(opts_.shutdown_timeout_s * 1000);
+    w.drain_deadline_ms = net::monotonic_ms() + static_cast<std::uint64_t>(opts_.shutdown_timeout_s * 1000);
     ipc::message m;
     m.type = how;
     m.slot = w.slot;
@@ -542,7 +537,7 @@ void master::check_deadlines(std::uint64_t now)
 
 int master::poll_timeout_ms() const
 {
-    const std::uint64_t now = monotonic_ms();
+    const std::uint64_t now = net::monotonic_ms();
     std::uint64_t next = ~0ull;
     for (const auto& s : slots_)
         if (s.respawn_at_ms)

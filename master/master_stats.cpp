@@ -9,18 +9,13 @@
 #include "ipc/control.hpp"
 #include "master/dashboard.hpp"
 #include "master/master.hpp"
+#include "net/clock.hpp"
 #include "net/log.hpp"
 
 namespace ringfork::master {
 
 namespace {
 
-std::uint64_t now_ms() noexcept
-{
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::uint64_t(ts.tv_sec) * 1000 + std::uint64_t(ts.tv_nsec) / 1'000'000;
-}
 
 constexpr std::string_view prometheus_type = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -70,7 +65,7 @@ void master::register_commands()
 
 stats_model master::model() const
 {
-    const std::uint64_t now = now_ms();
+    const std::uint64_t now = net::monotonic_ms();
     stats_model m;
     m.master.pid = getpid();
     m.master.version = RINGFORK_VERSION;

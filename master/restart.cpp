@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "master/master.hpp"
+#include "net/clock.hpp"
 #include "net/error.hpp"
 #include "net/log.hpp"
 #include "net/socket.hpp"
@@ -20,12 +21,6 @@ namespace ringfork::master {
 
 namespace {
 
-std::uint64_t clock_ms() noexcept
-{
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::uint64_t(ts.tv_sec) * 1000 + std::uint64_t(ts.tv_nsec) / 1'000'000;
-}
 
 /// Steers new connections of a reuseport group to its first `keep` sockets only (classic
 /// BPF: the flow hash modulo `keep`), so the last socket's queue only drains.
@@ -151,7 +146,7 @@ bool master::add_slot(std::string& error)
         if (slots_[i].retiring) {
             slots_[i].retiring = false;
             if (!slot_has_server(i, 0) && !spawn(i))
-                slots_[i].respawn_at_ms = clock_ms() + backoff::max_ms;
+                slots_[i].respawn_at_ms = net::monotonic_ms() + backoff::max_ms;
             return true;
         }
     const unsigned index = static_cast<unsigned>(slots_.size());

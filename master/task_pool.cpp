@@ -15,21 +15,6 @@
 
 namespace ringfork::master {
 
-namespace {
-
-void add_stats(ipc::task_stats& into, const ipc::task_stats& s)
-{
-    into.started += s.started;
-    into.ok += s.ok;
-    into.failed += s.failed;
-    into.timed_out += s.timed_out;
-    into.errors += s.errors;
-    into.unknown_task += s.unknown_task;
-    into.rejected += s.rejected;
-    into.latency.merge(s.latency);
-}
-
-} // namespace
 
 bool task_pool::open(std::string& error)
 {
@@ -111,7 +96,7 @@ bool task_pool::on_exit(pid_t pid, int status, std::uint64_t now_ms)
         if (r.pid != pid)
             continue;
         on_readable(r.channel.get()); // the last snapshot, if it is still queued
-        add_stats(retired_, r.last);
+        retired_.merge(r.last);
         r.last = {};
         r.pid = 0;
         r.channel.reset();
@@ -182,7 +167,7 @@ ipc::task_stats task_pool::totals() const
 {
     ipc::task_stats t = retired_;
     for (const auto& r : runners_)
-        add_stats(t, r.last);
+        t.merge(r.last);
     return t;
 }
 

@@ -21,6 +21,7 @@
 
 #include "ipc/handover.hpp"
 #include "master/master.hpp"
+#include "net/clock.hpp"
 #include "net/error.hpp"
 #include "net/log.hpp"
 #include "net/socket.hpp"
@@ -31,12 +32,6 @@ namespace {
 
 constexpr std::uint64_t upgrade_timeout_ms = 60'000;
 
-std::uint64_t clock_ms() noexcept
-{
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::uint64_t(ts.tv_sec) * 1000 + std::uint64_t(ts.tv_nsec) / 1'000'000;
-}
 
 std::vector<int> parse_fd_list(std::string_view s)
 {
@@ -199,7 +194,7 @@ void master::start_upgrade()
     fcntl(sv[0], F_SETFL, O_NONBLOCK);
     successor_ = pid;
     successor_fd_.reset(sv[0]);
-    successor_deadline_ms_ = clock_ms() + upgrade_timeout_ms;
+    successor_deadline_ms_ = net::monotonic_ms() + upgrade_timeout_ms;
     next_handover_ms_ = 0;
     send_handover(successor_fd_.get(), 1);
     net::log::info("upgrade: started new master {} from {}", pid, exe_path_);

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "net/clock.hpp"
 #include "net/error.hpp"
 #include "net/address.hpp"
 #include "net/log.hpp"
@@ -38,12 +39,6 @@ constexpr std::size_t spare_block_max = 64 * 1024;
 constexpr std::size_t held_input_max = 64 * 1024; ///< Input held back beyond the limits' own bounds.
 constexpr std::size_t stream_chunk = 128 * 1024;  ///< A streamed file's window per connection.
 
-std::uint64_t monotonic_us() noexcept
-{
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::uint64_t(ts.tv_sec) * 1'000'000 + std::uint64_t(ts.tv_nsec) / 1000;
-}
 
 std::uint64_t ud(net::op kind, std::uint32_t index = 0, std::uint32_t generation = 0) noexcept
 {
@@ -53,10 +48,10 @@ std::uint64_t ud(net::op kind, std::uint32_t index = 0, std::uint32_t generation
 } // namespace
 
 loop::loop(const ipc::worker_start& start, const router& routes, std::string& error)
-    : start_(start), settings_(*start.settings), timers_(monotonic_us() / 1000),
+    : start_(start), settings_(*start.settings), timers_(net::monotonic_us() / 1000),
       env_{routes, date_, settings_, stats_, scratch_, false}
 {
-    now_us_ = monotonic_us();
+    now_us_ = net::monotonic_us();
     now_ms_ = now_us_ / 1000;
     date_.update(std::time(nullptr));
     ring_ = net::ring::create(ring_entries, error);
@@ -124,7 +119,7 @@ int loop::run()
         const int rc = io_uring_submit_and_wait_timeout(ring_.get(), &cqe, 1, &ts, nullptr);
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
             net::log::error("{}", net::sys_error("io_uring_submit_and_wait_timeout", "worker ring", -rc));
-        now_us_ = monotonic_us();
+        now_us_ = net::monotonic_us();
         now_ms_ = now_us_ / 1000;
         unsigned head = 0, seen = 0;
         io_uring_for_each_cqe(ring_.get(), head, cqe)
