@@ -234,6 +234,7 @@ struct runner {
         job_run run;
         if (const task_spec* spec = find(name)) {
             ++stats.started;
+            report_stats(); // the master sees the job as running, not queued, while it runs
             run = run_job(*spec, req, conn, settings, &running_pgid);
             r = run.result;
         } else {

@@ -110,7 +110,11 @@ file_body write_job_response(http::response_writer& w, const std::string& spool,
     const std::string out_path = ipc::spool_path(spool, id, ".out");
     net::unique_fd fd(::open(out_path.c_str(), O_RDONLY | O_CLOEXEC));
     struct stat st{};
-    if (!fd || fstat(fd.get(), &st) != 0) {
+    if (!fd && errno != ENOENT) {
+        http::write_error(w, 500);
+        return body;
+    }
+    if (fd && fstat(fd.get(), &st) != 0) {
         http::write_error(w, 500);
         return body;
     }
@@ -126,7 +130,8 @@ file_body write_job_response(http::response_writer& w, const std::string& spool,
     w.header("X-Task-Job", id);
     n = fmt::format_to_n(num, sizeof num, "{}", result.elapsed_ms);
     w.header("X-Task-Elapsed-Ms", {num, n.size});
-    const auto size = static_cast<std::uint64_t>(st.st_size);
+    // No output file (the task was unknown, or the job never started): an empty body.
+    const auto size = fd ? static_cast<std::uint64_t>(st.st_size) : 0;
     w.finish_head(size);
     if (w.context().head || size == 0)
         return body;
