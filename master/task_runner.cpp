@@ -427,6 +427,22 @@ int run_task_runner(int listen_fd, unsigned index, pid_t master_pid, const task_
         self.serve(conn.get());
         self.report_stats();
     }
+    // A graceful stop still runs what is queued (async jobs were promised a result); the
+    // workers have stopped submitting by now, and each job is bounded by its timeout. The
+    // listening socket is shared with the other runners, so accept() gets a receive
+    // timeout rather than O_NONBLOCK: losing a race to another runner ends this loop.
+    const timeval brief{0, 100'000};
+    (void)setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &brief, sizeof brief);
+    for (;;) {
+        pollfd p{listen_fd, POLLIN, 0};
+        if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+            break;
+        const net::unique_fd conn(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+        if (!conn)
+            break;
+        self.serve(conn.get());
+        self.report_stats();
+    }
     net::log::info("stopping after {} jobs", self.stats.started);
     return 0;
 }
