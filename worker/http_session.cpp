@@ -154,8 +154,8 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
             http::write_error(w, 405, allow);
         } else {
             route->target->handle({req, {env.scratch.data(), std::size_t(n)}, body, now_ms}, w, later_);
-            if (later_.task.wanted) {
-                later_.task.context = w.context();
+            if (later_.task) {
+                later_.task->context = w.context();
                 if (!w.context().keep_alive)
                     closed_ = true;
                 waiting_ = true;

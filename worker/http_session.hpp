@@ -62,7 +62,7 @@ public:
     /// until stream_done(), so pipelined responses stay in order.
     [[nodiscard]] file_body* stream() noexcept { return waiting_ && later_.file.file ? &later_.file : nullptr; }
     /// The task the last request handed to the pool, or null while none is pending.
-    [[nodiscard]] task_job* task() noexcept { return waiting_ && later_.task.wanted ? &later_.task : nullptr; }
+    [[nodiscard]] task_job* task() noexcept { return waiting_ ? later_.task.get() : nullptr; }
     /// The task ended and its response head is written: stream `body` next (or nothing).
     void task_done(file_body body) noexcept
     {

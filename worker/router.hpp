@@ -42,7 +42,6 @@ struct file_body {
 /// job_request and the body) to the pool and writes the response when the job has ended
 /// (or at once, 202, for an async job).
 struct task_job {
-    bool wanted = false;
     bool async = false;
     std::string id;       ///< The job id (also in the payload).
     std::string payload;  ///< ipc::job_request bytes followed by the request body.
@@ -54,7 +53,8 @@ struct task_job {
 /// What a handler leaves for the loop after the part of the response it wrote.
 struct deferred {
     file_body file; ///< A body to stream after the head the handler wrote.
-    task_job task;  ///< Or a job whose outcome is the whole response.
+    std::unique_ptr<task_job> task; ///< Or a job whose outcome is the whole response (rare: on the heap,
+                                    ///< so idle connections stay small).
 };
 
 /// Produces one response into the writer: a whole one, a head whose body the loop then

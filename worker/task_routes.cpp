@@ -74,7 +74,6 @@ void make_job(task_job& job, std::string_view name, std::string_view args, std::
     std::memcpy(head.args, args.data(), std::min(args.size(), ipc::task_args_max));
     job.payload.assign(reinterpret_cast<const char*>(&head), sizeof head);
     job.payload.append(body.data(), body.size());
-    job.wanted = true;
     job.async = async;
     job.method = req.method_text;
     job.target = req.target;
@@ -91,7 +90,8 @@ void task_submit_handler::handle(const request_view& req, http::response_writer&
         http::write_error(w, 414);
         return;
     }
-    make_job(later.task, name, req.head.query, req.body, wants_async(req.head.query), req.head);
+    later.task = std::make_unique<task_job>();
+    make_job(*later.task, name, req.head.query, req.body, wants_async(req.head.query), req.head);
 }
 
 void builtin_task_handler::handle(const request_view& req, http::response_writer& w, deferred& later)
@@ -100,7 +100,8 @@ void builtin_task_handler::handle(const request_view& req, http::response_writer
         http::write_error(w, 414);
         return;
     }
-    make_job(later.task, task_, req.head.query, {}, false, req.head);
+    later.task = std::make_unique<task_job>();
+    make_job(*later.task, task_, req.head.query, {}, false, req.head);
 }
 
 file_body write_job_response(http::response_writer& w, const std::string& spool, const std::string& id,
