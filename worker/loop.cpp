@@ -407,6 +407,10 @@ void loop::flush()
 void loop::on_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
 {
     c.send_inflight = false;
+    if (cqe.res == -ECANCELED && !c.closing) {
+        queue_flush(c, index); // its linked file read came up short: send what was read
+        return;
+    }
     if (cqe.res < 0) {
         begin_close(c, index, false);
         finish_close_if_done(c, index);
@@ -614,9 +618,10 @@ void loop::end_task(connection& c) noexcept
 }
 
 // Streaming a file body: a whole small file already in memory is appended at once;
-// otherwise one read of at most `stream_chunk` bytes goes into the output buffer, then one
-// send, then the next read. Reads and sends never overlap, so the buffer never moves under
-// the kernel, and a slow reader costs one window of memory.
+// otherwise one read of at most `stream_chunk` bytes into the output buffer, linked to one
+// send, then the next pair once that send is done. Nothing appends to the buffer while
+// they are in flight, so it never moves under the kernel, and a slow reader costs one
+// window of memory.
 void loop::pump_stream(connection& c, std::uint32_t index)
 {
     file_body* b = c.session.stream();
@@ -640,10 +645,19 @@ void loop::pump_stream(connection& c, std::uint32_t index)
         c.out = std::move(spare_out_.back());
         spare_out_.pop_back();
     }
+    // The read is linked to the send of everything up to its end, so a chunk leaves in the
+    // same submission it was read in. A short read cancels the send (-ECANCELED), and the
+    // committed bytes then go out with an ordinary send.
+    char* tail = c.out.reserve_tail(n);
     io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_read(sqe, f.fd.get(), c.out.reserve_tail(n), static_cast<unsigned>(n), b->offset);
+    io_uring_prep_read(sqe, f.fd.get(), tail, static_cast<unsigned>(n), b->offset);
     io_uring_sqe_set_data64(sqe, ud(net::op::file_read, index, c.generation));
+    sqe->flags |= IOSQE_IO_LINK;
     c.read_inflight = true;
+    sqe = ring_.sqe();
+    io_uring_prep_send(sqe, c.fd, c.out.data(), c.out.size() + n, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, ud(net::op::send, index, c.generation));
+    c.send_inflight = true;
 }
 
 // File read: the bytes landed at the tail of `out`; commit them and send. A whole small
@@ -674,7 +688,8 @@ void loop::on_file_read(connection& c, std::uint32_t index, const io_uring_cqe& 
     b->length -= std::min<std::uint64_t>(b->length, got);
     if (b->length == 0)
         c.session.stream_done();
-    queue_flush(c, index);
+    if (!c.send_inflight)
+        queue_flush(c, index);
     update_deadline(c, index);
 }
 
