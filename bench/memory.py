@@ -39,10 +39,11 @@ def main():
         m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
         if m:
             port = int(m.group(1))
-        if "ready:" in line:
+        if re.search(r"ready: \d+ workers serving", line):
             break
     try:
-        worker = children(p.pid)[0]
+        # The HTTP worker, not a task runner (both are children of the master).
+        worker = [c for c in children(p.pid) if open(f"/proc/{c}/comm").read().strip() == "rf-worker"][0]
         req = b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
         # Warm the path once so first-touch costs are not charged to the connections.
         s = socket.create_connection(("127.0.0.1", port)); s.sendall(req); s.recv(4096); s.close()
