@@ -70,10 +70,12 @@ void make_job(task_job& job, std::string_view name, std::string_view args, std::
     head.body_length = static_cast<std::uint32_t>(body.size());
     job.id = random_id();
     std::memcpy(head.id, job.id.data(), ipc::job_id_len);
-    std::memcpy(head.name, name.data(), std::min(name.size(), ipc::task_name_max));
-    std::memcpy(head.args, args.data(), std::min(args.size(), ipc::task_args_max));
+    // Empty views and spans may have a null data(), which memcpy must never see.
+    name.copy(head.name, ipc::task_name_max);
+    args.copy(head.args, ipc::task_args_max);
     job.payload.assign(reinterpret_cast<const char*>(&head), sizeof head);
-    job.payload.append(body.data(), body.size());
+    if (!body.empty())
+        job.payload.append(body.data(), body.size());
     job.async = async;
     job.method = req.method_text;
     job.target = req.target;

@@ -570,12 +570,18 @@ BOOST_AUTO_TEST_CASE(stats_snapshot_after_every_job)
     run(new_id(), "echo", "", "x");
     run(new_id(), "fail");
     run(new_id(), "nope");
+    // A snapshot when each job starts (so it counts as running at once) and one when each
+    // ends: 2 + 2 for the two jobs that ran, 1 for the unknown task.
     ipc::task_stats_message m;
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < 5; ++i) {
         pollfd p{channel[0], POLLIN, 0};
         BOOST_REQUIRE(::poll(&p, 1, 5000) == 1);
         const ssize_t n = ::recv(channel[0], &m, sizeof m, 0);
         BOOST_REQUIRE(ipc::valid_task_stats_message(&m, n));
+        if (i == 0) {
+            BOOST_TEST(m.stats.started == 1u); // running: started, not yet ended
+            BOOST_TEST(m.stats.ok == 0u);
+        }
     }
     BOOST_TEST(m.runner == 0u);
     BOOST_TEST(m.pid == pid);
