@@ -109,12 +109,21 @@ class Views(unittest.TestCase):
                     done, st = os.waitpid(pid, os.WNOHANG)
                     if done:
                         status = st
-                    else:
-                        select.select([fd], [], [], 0.05)
+                    elif select.select([fd], [], [], 0.05)[0]:
                         try:
                             out += os.read(fd, 65536)
                         except OSError:
                             pass
+                # What top wrote just before exiting may still wait in the pty: read it all.
+                drain_end = time.monotonic() + 2
+                while time.monotonic() < drain_end and select.select([fd], [], [], 0.1)[0]:
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
                 self.assertIsNotNone(status, "top did not quit on q")
                 self.assertEqual(os.waitstatus_to_exitcode(status), 0)
                 self.assertIn("\x1b[?1049l", out.decode(errors="replace"))  # terminal restored
