@@ -44,20 +44,6 @@ def ipv6_loopback():
         return False
 
 
-def session_members(sid):
-    """Live processes whose session id is sid (the harness starts ringfork in its own session)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            out.append(int(d))
-    return out
 
 
 def run_cli(args, timeout=10.0):
@@ -317,7 +303,7 @@ class PortInUse(unittest.TestCase):
                 self.assertNotEqual(rc, 0, log)
                 self.assertIn(f"127.0.0.1:{port}", log)
                 self.assertNotIn("ready:", log)
-                self.assertEqual(session_members(s.pid), [], "ringfork processes left behind")
+                self.assertEqual(rftest.session_pids(s.pid), [], "ringfork processes left behind")
             # The holder still owns the port and still accepts.
             with socket.create_connection(("127.0.0.1", port), timeout=2):
                 pass
