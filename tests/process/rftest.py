@@ -257,6 +257,36 @@ class Conn:
         self.close()
 
 
+def make_requests(port, total, connections=4, batch=50):
+    """Exactly `total` keep-alive requests over `connections` connections, pipelined in
+    batches; every response must be a 200. Returns the number of 200s seen."""
+    per = [total // connections + (1 if i < total % connections else 0) for i in range(connections)]
+    ok = [0] * connections
+    errors = []
+
+    def run(i):
+        try:
+            with Conn(port, timeout=10) as c:
+                left = per[i]
+                while left:
+                    n = min(batch, left)
+                    c.send(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n" * n)
+                    for _ in range(n):
+                        status, _, body = c.response()
+                        ok[i] += status == 200 and body == b"Hello, World!"
+                    left -= n
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    return sum(ok)
+
+
 def main():
     unittest.main(verbosity=2)
 

@@ -50,33 +50,6 @@ def serves(port):
     return one_request(port) == (200, PLAIN)
 
 
-def make_requests(port, total, connections=4, batch=50):
-    """Exactly `total` pipelined keep-alive requests; returns how many got 200 Hello, World!."""
-    per = [total // connections + (1 if i < total % connections else 0) for i in range(connections)]
-    ok = [0] * connections
-    errors = []
-
-    def run(i):
-        try:
-            with rftest.Conn(port, timeout=10) as c:
-                left = per[i]
-                while left:
-                    n = min(batch, left)
-                    c.send(REQUEST * n)
-                    for _ in range(n):
-                        status, _, body = c.response()
-                        ok[i] += status == 200 and body == PLAIN
-                    left -= n
-        except Exception as e:  # noqa: BLE001 - reported by the caller's assertion
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors, errors
-    return sum(ok)
 
 
 def admin_get(port, path, timeout=5.0):
@@ -342,7 +315,7 @@ class Upgrade(Base):
         pid_file = self.path("ringfork.pid")
         s = self.server("--demo", "--admin", "127.0.0.1:0", "--pid-file", pid_file, workers=2, pid_file=pid_file)
         admin = int(s.wait_log(ADMIN, 5).group(1))
-        self.assertEqual(make_requests(s.port, 1000), 1000)
+        self.assertEqual(rftest.make_requests(s.port, 1000), 1000)
         rftest.wait_until(lambda: stats(admin)["totals"]["requests"] >= 1000, 5, what="totals.requests >= 1000")
         rftest.wait_until(lambda: rftest.read_pid_file(pid_file) == s.pid, 5, what="pid file")
         new, _ = self.upgrade(s, pid_file, s.pid)

@@ -34,34 +34,6 @@ def stats(port):
     return json.loads(body)
 
 
-def make_requests(port, total, connections=4, batch=50):
-    """Exactly `total` keep-alive requests over `connections` connections, pipelined in
-    batches; every response must be a 200. Returns the number of 200s seen."""
-    per = [total // connections + (1 if i < total % connections else 0) for i in range(connections)]
-    ok = [0] * connections
-    errors = []
-
-    def run(i):
-        try:
-            with rftest.Conn(port, timeout=10) as c:
-                left = per[i]
-                while left:
-                    n = min(batch, left)
-                    c.send(REQUEST * n)
-                    for _ in range(n):
-                        status, _, body = c.response()
-                        ok[i] += status == 200 and body == b"Hello, World!"
-                    left -= n
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
-    return sum(ok)
 
 
 class Stats(unittest.TestCase):
@@ -83,7 +55,7 @@ class Stats(unittest.TestCase):
 
     def test_exact_totals_survive_kill9(self):
         with self.server() as s:
-            self.assertEqual(make_requests(s.port, 20000), 20000)
+            self.assertEqual(rftest.make_requests(s.port, 20000), 20000)
             snap = rftest.wait_until(lambda: (lambda d: d if d["totals"]["requests"] == 20000 else None)(
                 stats(s.admin_port)), 5, what="totals.requests == 20000")
             self.assertEqual(len(snap["workers"]), 2)
@@ -108,7 +80,7 @@ class Stats(unittest.TestCase):
             self.assertIn("signal 9", refilled["last_exit"])
 
             # Counting goes on from there; totals never go backwards.
-            self.assertEqual(make_requests(s.port, 1000, connections=2), 1000)
+            self.assertEqual(rftest.make_requests(s.port, 1000, connections=2), 1000)
             rftest.wait_until(lambda: stats(s.admin_port)["totals"]["requests"] == 21000, 5, what="21000")
 
     def test_admin_routes_and_errors(self):
@@ -138,7 +110,7 @@ class Stats(unittest.TestCase):
         if not promtool:
             self.skipTest("promtool not installed (Debian package prometheus; scripts/deps.sh test)")
         with self.server() as s:
-            self.assertEqual(make_requests(s.port, 200, connections=2), 200)
+            self.assertEqual(rftest.make_requests(s.port, 200, connections=2), 200)
             with rftest.Conn(s.port) as c:
                 c.send(b"GET /missing HTTP/1.1\r\nHost: t\r\n\r\n")
                 self.assertEqual(c.response()[0], 404)
