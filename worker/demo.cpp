@@ -26,7 +26,10 @@ code{background:#f3f3f3;padding:.1em .3em;border-radius:3px}</style></head>
 <body><h1>ringfork is running</h1>
 <p>A prefork HTTP/1.1 server: one master process, one io_uring worker per core, one shared port.</p>
 <ul><li><a href="/plaintext"><code>GET /plaintext</code></a> &mdash; Hello, World!</li>
-<li><a href="/json"><code>GET /json</code></a> &mdash; a small JSON document</li></ul>
+<li><a href="/json"><code>GET /json</code></a> &mdash; a small JSON document</li>
+<li><a href="/prime?n=999999999999999989"><code>GET /prime?n=N</code></a> and
+<a href="/fib?n=35"><code>GET /fib?n=N</code></a> &mdash; CPU-heavy work, run in the task pool
+while the workers keep answering everyone else</li></ul>
 <p>Serve a directory with <code>ringfork --root DIR</code>; see <code>ringfork --help</code>.</p>
 </body></html>
 )";
