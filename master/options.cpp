@@ -369,8 +369,10 @@ parse_outcome load_options(std::span<const char* const> args, options& out)
     // Find --config first, then apply the file, then the command line over it.
     options first;
     parse_outcome r = apply_arguments(args, first);
-    if (!r.error.empty() || r.what == action::help || r.what == action::version || first.config_path.empty())
-        return r.error.empty() && r.what != action::help && r.what != action::version ? parse_options(args, out) : r;
+    if (!r.error.empty() || r.what == action::help || r.what == action::version)
+        return r;
+    if (first.config_path.empty())
+        return parse_options(args, out);
     std::string error;
     auto file = config_arguments(first.config_path, error);
     if (!file)
