@@ -1,5 +1,6 @@
 """Shared harness for process tests: start build/ringfork on port 0, wait on conditions
 with deadlines (never fixed sleeps), talk raw HTTP over loopback, stop and clean up."""
+import json
 import os
 import re
 import signal
@@ -9,6 +10,8 @@ import sys
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 BIN = os.environ.get("RINGFORK_BIN") or os.path.join(os.path.dirname(__file__), "../../build/ringfork")
 
@@ -285,6 +288,38 @@ def make_requests(port, total, connections=4, batch=50):
         t.join(60)
     assert not errors, errors
     return sum(ok)
+
+
+def admin_get(port, path, timeout=5.0):
+    """(status, body) of GET http://127.0.0.1:port/path on the admin listener."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def admin_stats(port):
+    """The admin listener's GET /stats document."""
+    status, body = admin_get(port, "/stats")
+    assert status == 200, status
+    return json.loads(body)
+
+
+def assert_port_released(port, timeout=2.0):
+    """Connections to the port are refused and a plain socket can listen on it: no ringfork
+    process holds its listener any more (TIME_WAIT leftovers are fine)."""
+    def refused():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return False
+        except ConnectionRefusedError:
+            return True
+    wait_until(refused, timeout, what="connections to the port to be refused")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+        probe.listen(1)
 
 
 def main():

@@ -1,7 +1,6 @@
 """Black-box rolling restarts (HUP, config reload, ctl), binary upgrade (USR2) with stats
 carried over, scaling (TTIN/TTOU), worker watchdog, log reopen (USR1), and supervision
 under wrk load: no request may fail while the server replaces its processes."""
-import json
 import os
 import re
 import shutil
@@ -12,8 +11,6 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.error
-import urllib.request
 from unittest import mock
 
 import rftest
@@ -50,20 +47,6 @@ def serves(port):
     return one_request(port) == (200, PLAIN)
 
 
-
-
-def admin_get(port, path, timeout=5.0):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def stats(port):
-    status, body = admin_get(port, "/stats")
-    assert status == 200, status
-    return json.loads(body)
 
 
 def n_workers(pid, n):
@@ -316,11 +299,11 @@ class Upgrade(Base):
         s = self.server("--demo", "--admin", "127.0.0.1:0", "--pid-file", pid_file, workers=2, pid_file=pid_file)
         admin = int(s.wait_log(ADMIN, 5).group(1))
         self.assertEqual(rftest.make_requests(s.port, 1000), 1000)
-        rftest.wait_until(lambda: stats(admin)["totals"]["requests"] >= 1000, 5, what="totals.requests >= 1000")
+        rftest.wait_until(lambda: rftest.admin_stats(admin)["totals"]["requests"] >= 1000, 5, what="totals.requests >= 1000")
         rftest.wait_until(lambda: rftest.read_pid_file(pid_file) == s.pid, 5, what="pid file")
         new, _ = self.upgrade(s, pid_file, s.pid)
         self.assertEqual(s.proc.wait(5), 0)
-        after = rftest.wait_until(lambda: (lambda j: j if j["master"]["pid"] == new else None)(stats(admin)), 5,
+        after = rftest.wait_until(lambda: (lambda j: j if j["master"]["pid"] == new else None)(rftest.admin_stats(admin)), 5,
                                   what="/stats from the new master")
         print(f"\n  after the upgrade: totals.requests {after['totals']['requests']}, "
               f"upgrades {after['master'].get('upgrades')}", flush=True)
@@ -444,17 +427,7 @@ class MasterKill(Base):
         print(f"\n  workers gone {1000 * (time.monotonic() - t):.0f} ms after kill -9 of the master", flush=True)
         rftest.wait_until(lambda: not rftest.session_pids(s.pid), 1, what="no process of the session left")
 
-        def refused():
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return False
-            except ConnectionRefusedError:
-                return True
-        rftest.wait_until(refused, 2, what="connections to the port to be refused")
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine; a listener is not
-            probe.bind(("127.0.0.1", port))
-            probe.listen(1)
+        rftest.assert_port_released(port)
 
 
 if __name__ == "__main__":

@@ -8,30 +8,12 @@ import socket
 import stat
 import subprocess
 import tempfile
-import threading
 import unittest
-import urllib.error
-import urllib.request
 
 import rftest
 
 ADMIN = r"admin: http://127\.0\.0\.1:(\d+)/"
 REQUEST = b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n"
-
-
-def get(port, path, timeout=5.0):
-    """(status, body) of GET http://127.0.0.1:port/path."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def stats(port):
-    status, body = get(port, "/stats")
-    assert status == 200, status
-    return json.loads(body)
 
 
 
@@ -57,7 +39,7 @@ class Stats(unittest.TestCase):
         with self.server() as s:
             self.assertEqual(rftest.make_requests(s.port, 20000), 20000)
             snap = rftest.wait_until(lambda: (lambda d: d if d["totals"]["requests"] == 20000 else None)(
-                stats(s.admin_port)), 5, what="totals.requests == 20000")
+                rftest.admin_stats(s.admin_port)), 5, what="totals.requests == 20000")
             self.assertEqual(len(snap["workers"]), 2)
             self.assertEqual(sum(w["requests"] for w in snap["workers"]), 20000)
             self.assertEqual(snap["totals"]["responses"]["2xx"], 20000)
@@ -72,7 +54,7 @@ class Stats(unittest.TestCase):
             os.kill(victim["pid"], signal.SIGKILL)
             after = rftest.wait_until(lambda: (lambda d: d if d["master"]["respawns"] == 1 and len(d["workers"]) == 2
                                                and all(w["pid"] != victim["pid"] for w in d["workers"]) else None)(
-                stats(s.admin_port)), 10, what="slot refilled")
+                rftest.admin_stats(s.admin_port)), 10, what="slot refilled")
             self.assertEqual(after["totals"]["requests"], 20000)  # the dead worker's requests stay counted
             refilled = next(w for w in after["workers"] if w["slot"] == victim["slot"])
             self.assertEqual(refilled["restarts"], 1)
@@ -81,17 +63,17 @@ class Stats(unittest.TestCase):
 
             # Counting goes on from there; totals never go backwards.
             self.assertEqual(rftest.make_requests(s.port, 1000, connections=2), 1000)
-            rftest.wait_until(lambda: stats(s.admin_port)["totals"]["requests"] == 21000, 5, what="21000")
+            rftest.wait_until(lambda: rftest.admin_stats(s.admin_port)["totals"]["requests"] == 21000, 5, what="21000")
 
     def test_admin_routes_and_errors(self):
         with self.server() as s:
-            self.assertEqual(get(s.admin_port, "/healthz"), (200, b"ok\n"))
-            rftest.wait_until(lambda: get(s.admin_port, "/readyz")[0] == 200, 5, what="/readyz 200")
-            status, page = get(s.admin_port, "/")
+            self.assertEqual(rftest.admin_get(s.admin_port, "/healthz"), (200, b"ok\n"))
+            rftest.wait_until(lambda: rftest.admin_get(s.admin_port, "/readyz")[0] == 200, 5, what="/readyz 200")
+            status, page = rftest.admin_get(s.admin_port, "/")
             self.assertEqual(status, 200)
             self.assertIn(b"<title>ringfork</title>", page)
             self.assertNotIn(b"http://", page.replace(b"http://127.0.0.1", b""))  # no external assets
-            self.assertEqual(get(s.admin_port, "/nope")[0], 404)
+            self.assertEqual(rftest.admin_get(s.admin_port, "/nope")[0], 404)
             with rftest.Conn(s.admin_port) as c:
                 c.send(b"POST /stats HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
                 self.assertEqual(c.response()[0], 405)
@@ -100,7 +82,7 @@ class Stats(unittest.TestCase):
                 self.assertEqual(c.response()[0], 431)
             # A client that connects and sends nothing does not stall the master.
             idle = [socket.create_connection(("127.0.0.1", s.admin_port)) for _ in range(10)]
-            self.assertEqual(get(s.admin_port, "/healthz")[0], 200)
+            self.assertEqual(rftest.admin_get(s.admin_port, "/healthz")[0], 200)
             self.assertEqual(self.ctl("stats").returncode, 0)
             for sock in idle:
                 sock.close()
@@ -114,8 +96,8 @@ class Stats(unittest.TestCase):
             with rftest.Conn(s.port) as c:
                 c.send(b"GET /missing HTTP/1.1\r\nHost: t\r\n\r\n")
                 self.assertEqual(c.response()[0], 404)
-            rftest.wait_until(lambda: stats(s.admin_port)["totals"]["requests"] == 201, 5, what="201 requests")
-            status, text = get(s.admin_port, "/metrics")
+            rftest.wait_until(lambda: rftest.admin_stats(s.admin_port)["totals"]["requests"] == 201, 5, what="201 requests")
+            status, text = rftest.admin_get(s.admin_port, "/metrics")
             self.assertEqual(status, 200)
             r = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=30)
             self.assertEqual(r.returncode, 0, (r.stdout + r.stderr).decode())
@@ -169,8 +151,8 @@ class Stats(unittest.TestCase):
                 busy.send(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
                 busy.response()
                 s.signal(signal.SIGTERM)
-                rftest.wait_until(lambda: get(s.admin_port, "/readyz")[0] == 503, 5, what="/readyz 503")
-                self.assertTrue(stats(s.admin_port)["master"]["stopping"])
+                rftest.wait_until(lambda: rftest.admin_get(s.admin_port, "/readyz")[0] == 503, 5, what="/readyz 503")
+                self.assertTrue(rftest.admin_stats(s.admin_port)["master"]["stopping"])
             self.assertEqual(s.wait_exit(15), 0)
 
     def test_admin_refuses_public_address(self):

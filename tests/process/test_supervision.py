@@ -248,17 +248,7 @@ class MasterDeath(unittest.TestCase):
             print(f"\n  workers gone {time.monotonic() - t:.2f} s after kill -9 of the master", flush=True)
             self.assertTrue(c.closed(2.0), "client connection survived the workers")
 
-            def refused():
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    return False
-                except ConnectionRefusedError:
-                    return True
-            rftest.wait_until(refused, 2, what="connections to the port to be refused")
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                probe.bind(("127.0.0.1", port))
-                probe.listen(1)
+            rftest.assert_port_released(port)
 
 
 if __name__ == "__main__":
