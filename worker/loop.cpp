@@ -324,10 +324,7 @@ void loop::on_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
     if (cqe.res > 0) {
         stats_.bytes_in += std::uint64_t(cqe.res);
         if (!c.closing && !c.lingering) {
-            if (c.out.capacity() == 0 && !spare_out_.empty()) {
-                c.out = std::move(spare_out_.back());
-                spare_out_.pop_back();
-            }
+            take_spare_block(c);
             const std::uint64_t before = stats_.requests + stats_.parse_errors;
             const auto verdict =
                 c.session.on_data({buffers_.data(bid), std::size_t(cqe.res)}, c.out, env_, now_ms_);
@@ -369,6 +366,14 @@ void loop::on_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
     }
     finish_close_if_done(c, index);
     update_deadline(c, index);
+}
+
+void loop::take_spare_block(connection& c)
+{
+    if (c.out.capacity() == 0 && !spare_out_.empty()) {
+        c.out = std::move(spare_out_.back());
+        spare_out_.pop_back();
+    }
 }
 
 void loop::queue_flush(connection& c, std::uint32_t index)
@@ -641,10 +646,7 @@ void loop::pump_stream(connection& c, std::uint32_t index)
         return;
     }
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(b->length, stream_chunk - c.out.size()));
-    if (c.out.capacity() == 0 && !spare_out_.empty()) {
-        c.out = std::move(spare_out_.back());
-        spare_out_.pop_back();
-    }
+    take_spare_block(c);
     // The read is linked to the send of everything up to its end, so a chunk leaves in the
     // same submission it was read in. A short read cancels the send (-ECANCELED), and the
     // committed bytes then go out with an ordinary send.
@@ -791,10 +793,7 @@ void loop::on_deadline(std::uint32_t index)
     case deadline_kind::header:
     case deadline_kind::body:
         if (!c.send_inflight && c.out.empty()) {
-            if (c.out.capacity() == 0 && !spare_out_.empty()) {
-                c.out = std::move(spare_out_.back());
-                spare_out_.pop_back();
-            }
+            take_spare_block(c);
             c.session.timeout(c.out, env_);
             c.close_after_send = true;
             c.arrived_us = now_us_;

@@ -57,6 +57,8 @@ private:
 
     std::uint32_t open_connection(int fd);
     void queue_flush(connection& c, std::uint32_t index);
+    /// Gives an output-less connection a block from the spare pool, if there is one.
+    void take_spare_block(connection& c);
     void pump_stream(connection& c, std::uint32_t index);
     void start_task(connection& c, std::uint32_t index);
     void on_task_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
