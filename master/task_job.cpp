@@ -112,6 +112,10 @@ void lower_limit(int resource, rlim_t value) noexcept
     lower_limit(RLIMIT_CPU, p.cpu_seconds);
     lower_limit(RLIMIT_AS, p.address_space);
     lower_limit(RLIMIT_NOFILE, p.open_files);
+    // Jobs yield the CPU to the workers: a request never waits behind a computation for a core.
+    errno = 0;
+    if (const int prio = ::getpriority(PRIO_PROCESS, 0); errno == 0)
+        (void)::setpriority(PRIO_PROCESS, 0, std::min(prio + 10, 19));
     if (!p.spec->builtin.empty())
         ::_exit(run_builtin_task(p.spec->builtin, p.args, 1, 2));
     ::execvp(p.argv[0], p.argv.data());
