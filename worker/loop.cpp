@@ -423,31 +423,38 @@ void loop::on_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
     }
     stats_.bytes_out += std::uint64_t(cqe.res);
     c.out.consume(std::size_t(cqe.res));
-    if (!c.out.empty()) {
+    if (!c.out.empty())
         queue_flush(c, index);
-    } else {
-        const std::uint64_t took = now_us_ - c.arrived_us;
-        for (std::uint32_t i = 0; i < c.responses_in_send; ++i)
-            stats_.latency.record(took);
-        c.responses_in_send = 0;
-        c.arrived_us = 0;
-        if (c.session.stream())
-            pump_stream(c, index);
-        else if (c.session.mid_request() && !c.closing && !c.session.closed())
-            resume_session(c, index); // input held back while output was over the high-water mark
-        if (c.out.empty() && !c.read_inflight) {
-            if (c.out.capacity() <= spare_block_max && spare_out_.size() < spare_out_max) {
-                c.out.clear();
-                spare_out_.push_back(std::move(c.out));
-            }
-            c.out.release();
-            c.session.trim();
-            if (c.close_after_send && !c.session.waiting())
-                begin_close(c, index, !c.peer_eof && !c.session.client_closes());
-        }
-    }
+    else
+        output_sent(c, index);
     finish_close_if_done(c, index);
     update_deadline(c, index);
+}
+
+// Everything queued for the peer is out: time the responses it carried, then go on with
+// the body being streamed or the requests held back, or, with nothing left, hand the
+// output block back to the spare pool and close if that was asked for.
+void loop::output_sent(connection& c, std::uint32_t index)
+{
+    const std::uint64_t took = now_us_ - c.arrived_us;
+    for (std::uint32_t i = 0; i < c.responses_in_send; ++i)
+        stats_.latency.record(took);
+    c.responses_in_send = 0;
+    c.arrived_us = 0;
+    if (c.session.stream())
+        pump_stream(c, index);
+    else if (c.session.mid_request() && !c.closing && !c.session.closed())
+        resume_session(c, index); // input held back while output was over the high-water mark
+    if (c.out.empty() && !c.read_inflight) {
+        if (c.out.capacity() <= spare_block_max && spare_out_.size() < spare_out_max) {
+            c.out.clear();
+            spare_out_.push_back(std::move(c.out));
+        }
+        c.out.release();
+        c.session.trim();
+        if (c.close_after_send && !c.session.waiting())
+            begin_close(c, index, !c.peer_eof && !c.session.client_closes());
+    }
 }
 
 void loop::resume_session(connection& c, std::uint32_t index)

@@ -57,6 +57,7 @@ private:
 
     std::uint32_t open_connection(int fd);
     void queue_flush(connection& c, std::uint32_t index);
+    void output_sent(connection& c, std::uint32_t index);
     /// Gives an output-less connection a block from the spare pool, if there is one.
     void take_spare_block(connection& c);
     void pump_stream(connection& c, std::uint32_t index);
