@@ -8,7 +8,8 @@ namespace ringfork::net {
 
 /// Operations the worker loop submits; one handler each.
 enum class op : std::uint8_t {
-    none = 0, accept, recv, send, close, timeout, signal, channel, cancel, file_read, task_send, task_recv
+    none = 0, accept, recv, send, close, timeout, signal, channel, cancel, file_read, task_send, task_recv,
+    file_splice, send_ready
 };
 
 /// op in bits 56..63, generation in bits 32..55, object index in bits 0..31. The generation

@@ -8,6 +8,7 @@
 
 #include "net/byte_buffer.hpp"
 #include "worker/http_session.hpp"
+#include "worker/pipe_pool.hpp"
 
 namespace ringfork::worker {
 
@@ -29,7 +30,8 @@ struct connection {
     std::uint32_t generation = 0;
     bool recv_armed = false;     ///< A multishot recv is outstanding.
     bool send_inflight = false;  ///< At most one send at a time.
-    bool read_inflight = false;  ///< A file read into `out` (never together with a send).
+    bool read_inflight = false;  ///< A file read into `out` or `pipe` (never together with a send).
+    bool poll_inflight = false;  ///< Waiting for room in the socket to move `pipe` into it.
     bool close_after_send = false;
     bool lingering = false;      ///< Write side shut; discarding input until EOF or deadline.
     bool closing = false;        ///< Close decided; waiting for outstanding ops to complete.
@@ -39,14 +41,16 @@ struct connection {
     deadline_kind deadline = deadline_kind::none;
     std::uint32_t responses_in_send = 0; ///< Responses carried by the send in flight.
     std::uint64_t arrived_us = 0;        ///< When the oldest unsent response's request arrived.
+    std::uint32_t piped = 0;             ///< Body bytes in `pipe`, not yet in the socket.
     net::byte_buffer out;
+    pipe_pair pipe;                      ///< While a large file body is spliced.
     http_session session;
     std::unique_ptr<task_call> task;
 
     [[nodiscard]] bool in_use() const noexcept { return fd >= 0; }
     [[nodiscard]] bool ops_pending() const noexcept
     {
-        return recv_armed || send_inflight || read_inflight || (task && (task->send_inflight || task->recv_inflight));
+        return recv_armed || send_inflight || read_inflight || poll_inflight || (task && (task->send_inflight || task->recv_inflight));
     }
 };
 

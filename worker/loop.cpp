@@ -6,6 +6,7 @@
 #include "worker/loop.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -38,6 +39,9 @@ constexpr std::size_t spare_out_max = 1024;       ///< Pooled output blocks kept
 constexpr std::size_t spare_block_max = 64 * 1024;
 constexpr std::size_t held_input_max = 64 * 1024; ///< Input held back beyond the limits' own bounds.
 constexpr std::size_t stream_chunk = 128 * 1024;  ///< A streamed file's window per connection.
+constexpr std::uint64_t splice_min = 64 * 1024;   ///< Bodies from this size are spliced, not read.
+constexpr std::size_t splice_window = 256 * 1024; ///< Pipe size asked for: a spliced body's window.
+constexpr std::size_t spare_pipes_max = 64;       ///< Empty pipes kept for reuse.
 
 
 std::uint64_t ud(net::op kind, std::uint32_t index = 0, std::uint32_t generation = 0) noexcept
@@ -48,7 +52,8 @@ std::uint64_t ud(net::op kind, std::uint32_t index = 0, std::uint32_t generation
 } // namespace
 
 loop::loop(const ipc::worker_start& start, const router& routes, std::string& error)
-    : start_(start), settings_(*start.settings), timers_(net::monotonic_us() / 1000),
+    : start_(start), settings_(*start.settings), pipes_(splice_window, spare_pipes_max),
+      timers_(net::monotonic_us() / 1000),
       env_{routes, date_, settings_, stats_, scratch_, false}
 {
     now_us_ = net::monotonic_us();
@@ -150,6 +155,8 @@ void loop::handle(const io_uring_cqe& cqe)
     case net::op::recv:
     case net::op::send:
     case net::op::file_read:
+    case net::op::file_splice:
+    case net::op::send_ready:
     case net::op::task_send:
     case net::op::task_recv: {
         connection* c = u.index < conns_.size() ? &conns_[u.index] : nullptr;
@@ -165,6 +172,10 @@ void loop::handle(const io_uring_cqe& cqe)
             on_send(*c, u.index, cqe);
         else if (u.kind == net::op::file_read)
             on_file_read(*c, u.index, cqe);
+        else if (u.kind == net::op::file_splice)
+            on_file_splice(*c, u.index, cqe);
+        else if (u.kind == net::op::send_ready)
+            on_send_ready(*c, u.index, cqe);
         else if (u.kind == net::op::task_send)
             on_task_send(*c, u.index, cqe);
         else
@@ -396,9 +407,12 @@ void loop::flush()
             arm_recv(c, index);
             c.rearm_recv = false;
         }
-        if (!c.send_inflight && !c.read_inflight && !c.out.empty()) {
+        if (!c.send_inflight && !c.read_inflight && !c.poll_inflight && c.piped == 0 && !c.out.empty()) {
             io_uring_sqe* sqe = ring_.sqe();
-            io_uring_prep_send(sqe, c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+            // A head whose body is spliced next waits (MSG_MORE) to leave with the body's
+            // first bytes rather than in a segment of its own.
+            const int more = c.pipe.valid() && c.session.stream() ? MSG_MORE : 0;
+            io_uring_prep_send(sqe, c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | more);
             io_uring_sqe_set_data64(sqe, ud(net::op::send, index, c.generation));
             c.send_inflight = true;
             update_deadline(c, index);
@@ -629,15 +643,15 @@ void loop::end_task(connection& c) noexcept
     c.task.reset();
 }
 
-// Streaming a file body: a whole small file already in memory is appended at once;
-// otherwise one read of at most `stream_chunk` bytes into the output buffer, linked to one
-// send, then the next pair once that send is done. Nothing appends to the buffer while
-// they are in flight, so it never moves under the kernel, and a slow reader costs one
-// window of memory.
+// Streaming a file body: a whole small file already in memory is appended at once; a
+// large one is spliced through a pipe (below); otherwise one read of at most
+// `stream_chunk` bytes into the output buffer, linked to one send, then the next pair once
+// that send is done. Nothing appends to the buffer while they are in flight, so it never
+// moves under the kernel, and a slow reader costs one window of memory.
 void loop::pump_stream(connection& c, std::uint32_t index)
 {
     file_body* b = c.session.stream();
-    if (!b || c.read_inflight || c.send_inflight || c.closing)
+    if (!b || c.read_inflight || c.send_inflight || c.poll_inflight || c.closing)
         return;
     open_file& f = *b->file;
     if (f.content_loaded && b->offset + b->length <= f.content.size()) {
@@ -646,6 +660,17 @@ void loop::pump_stream(connection& c, std::uint32_t index)
         queue_flush(c, index);
         if (c.session.mid_request() && !c.session.closed())
             resume_session(c, index);
+        return;
+    }
+    if (!c.pipe.valid() && b->length >= splice_min)
+        c.pipe = pipes_.acquire(); // none to be had (descriptor limit): read it instead
+    if (c.pipe.valid()) {
+        if (c.piped > 0)
+            splice_to_socket(c, index);
+        else if (!c.out.empty())
+            queue_flush(c, index); // the head goes first
+        else
+            splice_from_file(c, index, *b);
         return;
     }
     if (c.out.size() >= stream_chunk) {
@@ -702,6 +727,87 @@ void loop::on_file_read(connection& c, std::uint32_t index, const io_uring_cqe& 
     update_deadline(c, index);
 }
 
+// Splicing a large body: io_uring moves up to a pipe's worth of the file's pages into the
+// connection's pipe (by reference; the kernel runs it off the loop, where waiting for the
+// disk is harmless), then a non-blocking splice moves them from the pipe into the socket.
+// When the socket is full, the rest waits in the pipe for POLLOUT. No byte of the body is
+// copied through the worker, and a slow reader holds one pipe of page references.
+void loop::splice_from_file(connection& c, std::uint32_t index, file_body& b)
+{
+    const auto n = static_cast<unsigned>(std::min<std::uint64_t>(b.length, c.pipe.capacity));
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_splice(sqe, b.file->fd.get(), static_cast<std::int64_t>(b.offset), c.pipe.write_end.get(), -1, n, 0);
+    io_uring_sqe_set_data64(sqe, ud(net::op::file_splice, index, c.generation));
+    c.read_inflight = true;
+}
+
+void loop::on_file_splice(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
+{
+    c.read_inflight = false;
+    if (cqe.res > 0)
+        c.piped += static_cast<std::uint32_t>(cqe.res);
+    file_body* b = c.session.stream();
+    if (c.closing || !b) {
+        finish_close_if_done(c, index);
+        return;
+    }
+    if (cqe.res <= 0) {
+        // The file shrank or failed under us: the promised length cannot be kept.
+        net::log::error("{}", net::sys_error("splice", "static file", cqe.res < 0 ? -cqe.res : EIO));
+        begin_close(c, index, false);
+        finish_close_if_done(c, index);
+        return;
+    }
+    const auto got = static_cast<std::uint32_t>(cqe.res);
+    b->offset += got;
+    b->length -= std::min<std::uint64_t>(b->length, got);
+    splice_to_socket(c, index);
+    update_deadline(c, index);
+}
+
+void loop::splice_to_socket(connection& c, std::uint32_t index)
+{
+    const file_body* b = c.session.stream();
+    const unsigned more = b && b->length > 0 ? SPLICE_F_MORE : 0;
+    const ssize_t n = ::splice(c.pipe.read_end.get(), nullptr, c.fd, nullptr, c.piped, SPLICE_F_NONBLOCK | more);
+    if (n > 0) {
+        c.piped -= static_cast<std::uint32_t>(n);
+        stats_.bytes_out += std::uint64_t(n);
+    } else if (n < 0 && errno != EAGAIN) {
+        begin_close(c, index, false); // the peer is gone (EPIPE, ECONNRESET)
+        finish_close_if_done(c, index);
+        return;
+    }
+    if (c.piped > 0) {
+        io_uring_sqe* sqe = ring_.sqe();
+        io_uring_prep_poll_add(sqe, c.fd, POLLOUT);
+        io_uring_sqe_set_data64(sqe, ud(net::op::send_ready, index, c.generation));
+        c.poll_inflight = true;
+        return;
+    }
+    if (b && b->length > 0) {
+        splice_from_file(c, index, *c.session.stream());
+        return;
+    }
+    c.session.stream_done();
+    pipes_.release(std::move(c.pipe));
+    c.pipe = {};
+    output_sent(c, index);
+    finish_close_if_done(c, index);
+}
+
+void loop::on_send_ready(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
+{
+    c.poll_inflight = false;
+    if (c.closing || cqe.res < 0) {
+        begin_close(c, index, false);
+        finish_close_if_done(c, index);
+        return;
+    }
+    splice_to_socket(c, index);
+    update_deadline(c, index);
+}
+
 // Closing. Graceful: shut the write side so the last response is delivered whole, and
 // keep reading (discarding) until the peer's FIN or the linger deadline, so unread input
 // never turns the close into a reset. Otherwise: cancel what is outstanding on the socket
@@ -747,6 +853,10 @@ void loop::finish_close_if_done(connection& c, std::uint32_t index)
     io_uring_sqe_set_data64(sqe, ud(net::op::close, index));
     timers_.cancel(index);
     end_task(c);
+    if (c.pipe.valid())
+        pipes_.release(std::move(c.pipe));
+    c.pipe = {};
+    c.piped = 0;
     c.out.release();
     c.session = http_session{};
     c.fd = -1;

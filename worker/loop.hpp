@@ -17,6 +17,7 @@
 #include "net/ring.hpp"
 #include "net/user_data.hpp"
 #include "worker/connection.hpp"
+#include "worker/pipe_pool.hpp"
 #include "worker/router.hpp"
 #include "worker/timer_wheel.hpp"
 
@@ -45,6 +46,8 @@ private:
     void on_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
     void on_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
     void on_file_read(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
+    void on_file_splice(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
+    void on_send_ready(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
     void on_signal(const io_uring_cqe& cqe);
     void on_channel(const io_uring_cqe& cqe);
 
@@ -61,6 +64,8 @@ private:
     /// Gives an output-less connection a block from the spare pool, if there is one.
     void take_spare_block(connection& c);
     void pump_stream(connection& c, std::uint32_t index);
+    void splice_from_file(connection& c, std::uint32_t index, file_body& b);
+    void splice_to_socket(connection& c, std::uint32_t index);
     void start_task(connection& c, std::uint32_t index);
     void on_task_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
     void on_task_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
@@ -96,6 +101,7 @@ private:
     std::vector<std::uint32_t> free_;
     std::vector<std::uint32_t> flush_list_;
     std::vector<net::byte_buffer> spare_out_; ///< Output blocks of idle connections, reused.
+    pipe_pool pipes_;
     timer_wheel timers_;
     http::date_cache date_;
     ipc::worker_stats stats_;

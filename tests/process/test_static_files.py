@@ -8,6 +8,8 @@ import hashlib
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -106,6 +108,18 @@ class StaticCase(unittest.TestCase):
         data, closed = rftest.recv_until_close(s, timeout=timeout)
         self.assertTrue(closed, f"{method} {path}: connection not closed within {timeout}s (got {data[:200]!r})")
         return data
+
+    def io_descriptors(self):
+        """Sockets and pipes the workers hold (open files are the cache's business)."""
+        n = 0
+        for w in self.server.workers():
+            for fd in os.listdir(f"/proc/{w}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{w}/fd/{fd}")
+                except OSError:
+                    continue
+                n += target.startswith(("socket:", "pipe:"))
+        return n
 
     def assertSameWorkers(self):
         self.assertEqual(sorted(self.server.workers()), self.start_workers,
@@ -731,6 +745,108 @@ class StaticLargeFile(StaticCase):
             self.assertEqual(p.wait(20), 0)
         for o in outs:
             self.assertEqual(sha256_file(o), self.digest)
+
+    def test_aborted_downloads_leave_no_descriptors(self):
+        # Bodies this large are spliced through a pipe per connection; a client that leaves
+        # mid-body must not leave its pipe (or its socket) open in the worker.
+        fds = self.io_descriptors
+
+        def abort_one(linger_reset):
+            s = self.server.connect()
+            try:
+                s.sendall(request("GET", "/big.bin"))
+                got = 0
+                while got < (256 << 10):
+                    chunk = s.recv(65536)
+                    self.assertTrue(chunk, "server closed before sending 256 KiB")
+                    got += len(chunk)
+                if linger_reset:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            finally:
+                s.close()
+
+        abort_one(False)  # a pipe may now sit in a worker's pool; that is the baseline
+        rftest.wait_until(lambda: self.fetch("GET", "/small.txt")[2] == SMALL, 5, what="server answering")
+        before = fds()
+        for i in range(12):
+            abort_one(i % 2 == 1)
+        # Each worker keeps at most one more empty pipe than before (these ran one at a time).
+        rftest.wait_until(lambda: fds() <= before + 2 * len(self.start_workers), 5,
+                          what=f"worker descriptors back near {before} (now {fds()})")
+        status, _, body = self.fetch("GET", "/small.txt")
+        self.assertEqual((status, body), (200, SMALL))
+
+    def test_file_truncated_mid_body(self):
+        # The length was promised in the head; when the file shrinks under a transfer the
+        # worker must end that connection (short body), log it, and go on serving.
+        path = os.path.join(self.www, "shrinks.bin")
+        write(path, os.urandom(64 << 20))
+        s = self.server.connect()
+        self.addCleanup(s.close)
+        s.sendall(request("GET", "/shrinks.bin"))
+        s.settimeout(10)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            self.assertTrue(chunk, "closed before the head")
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        self.assertIn(b"Content-Length: 67108864", head)
+        with open(path, "r+b") as f:
+            f.truncate(1 << 20)
+        got = len(body)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            got += len(chunk)
+        else:
+            self.fail("connection not ended after the file shrank")
+        self.assertLess(got, 64 << 20)
+        self.server.wait_log(r"(splice|read).*static file", 5)
+        status, _, body = self.fetch("GET", "/small.txt")
+        self.assertEqual((status, body), (200, SMALL))
+
+    def test_zz_same_workers(self):
+        self.assertSameWorkers()
+
+
+class StaticStalledReader(StaticCase):
+    """A client that asks for a large file and never reads is cut off by --send-timeout."""
+    server_args = ("--send-timeout", "2")
+    SIZE = 64 << 20
+
+    @classmethod
+    def build(cls, www):
+        write(os.path.join(www, "big.bin"), os.urandom(cls.SIZE))
+        write(os.path.join(www, "small.txt"), SMALL)
+
+    def test_stalled_reader_closed_and_released(self):
+        fds = self.io_descriptors
+
+        before = fds()
+        s = socket.socket()
+        self.addCleanup(s.close)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        s.connect(("127.0.0.1", self.server.port))
+        s.sendall(request("GET", "/big.bin"))
+        # While the body is under way the worker holds the socket and a pipe.
+        rftest.wait_until(lambda: fds() >= before + 1, 5, what="connection open in a worker")
+        rftest.wait_until(lambda: fds() <= before, 10, what=f"stalled connection closed (fds {fds()} vs {before})")
+        got = 0
+        s.settimeout(5)
+        try:
+            while got <= self.SIZE:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                got += len(chunk)
+        except ConnectionResetError:
+            pass
+        self.assertLess(got, self.SIZE)
+        status, _, body = self.fetch("GET", "/small.txt")
+        self.assertEqual((status, body), (200, SMALL))
 
     def test_zz_same_workers(self):
         self.assertSameWorkers()
