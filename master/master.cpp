@@ -111,6 +111,20 @@ bool master::bind_listeners(std::string& error)
     return true;
 }
 
+void master::tune_listeners()
+{
+    std::string error;
+    auto tune = [&](const net::unique_fd& fd) {
+        if (!net::set_defer_accept(fd.get(), opts_.defer_accept_s, error))
+            net::log::warn("{}", error); // connections are then accepted at once: slower, not wrong
+    };
+    for (const auto& fd : shared_listeners_)
+        tune(fd);
+    for (const auto& s : slots_)
+        for (const auto& fd : s.listeners)
+            tune(fd);
+}
+
 int master::run()
 {
     net::log::set_role("master");
@@ -151,6 +165,7 @@ int master::run()
         net::log::error("{}", error);
         return 1;
     }
+    tune_listeners();
     if (opts_.accept == accept_mode::shared && !(share_ = ipc::accept_share::create())) {
         net::log::error("{}", net::sys_error("mmap", "accept share table", errno));
         return 1;

@@ -58,6 +58,8 @@ private:
     };
 
     [[nodiscard]] bool bind_listeners(std::string& error);
+    /// Applies --defer-accept to every listener (at start, after a reload, on scale-up).
+    void tune_listeners();
     [[nodiscard]] bool spawn(unsigned slot_index);
     void on_signal();
     void reap();

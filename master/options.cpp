@@ -88,6 +88,7 @@ Listening and processes:
   --listen ADDR:PORT        listen address, repeatable; IPv4, [IPv6], *:PORT (default 127.0.0.1:8080)
   --workers N|auto          worker processes (default auto: CPUs in the affinity mask, capped by cgroup cpu.max)
   --accept reuseport|shared one SO_REUSEPORT socket per worker (default) or one shared socket
+  --defer-accept SECS       accept a connection once its first bytes arrive, or after SECS (default 1; 0: at once)
   --pid-file PATH           write the master's pid here; removed on exit
   --shutdown-timeout SECS   graceful-stop budget before workers are killed (default 30)
 
@@ -189,7 +190,7 @@ parse_outcome apply_arguments(std::span<const char* const> args, options& out)
             continue;
         }
         static const std::vector<std::string_view> takes_value = {
-            "--listen", "--workers", "--accept", "--pid-file", "--shutdown-timeout", "--max-connections",
+            "--listen", "--workers", "--accept", "--defer-accept", "--pid-file", "--shutdown-timeout", "--max-connections",
             "--max-request-line", "--max-header-bytes", "--max-headers", "--max-body", "--header-timeout",
             "--body-timeout", "--idle-timeout", "--send-timeout", "--control", "--admin", "--stats-interval", "--root", "--index", "--access-log", "--config", "--rolling-batch",
             "--worker-timeout", "--task", "--task-workers", "--task-queue", "--task-timeout", "--task-spool",
@@ -218,6 +219,10 @@ parse_outcome apply_arguments(std::span<const char* const> args, options& out)
                 out.accept = accept_mode::shared;
             else
                 return bad(fmt::format("'{}' is not reuseport or shared", *v));
+        } else if (arg == "--defer-accept") {
+            if (!(n = parse_uint(*v)) || *n > 600)
+                return bad(fmt::format("'{}' is not a number of seconds from 0 to 600", *v));
+            out.defer_accept_s = static_cast<unsigned>(*n);
         } else if (arg == "--root") {
             if (v->empty())
                 return bad("needs a directory");

@@ -18,6 +18,7 @@ struct options {
     std::vector<net::address> listen;   ///< Default: 127.0.0.1:8080.
     unsigned workers = 0;               ///< 0 means auto.
     accept_mode accept = accept_mode::reuseport;
+    unsigned defer_accept_s = 1;        ///< --defer-accept: TCP_DEFER_ACCEPT on the listeners; 0: off.
     std::string pid_file;
     double shutdown_timeout_s = 30;     ///< Drain budget before SIGKILL.
     std::string control_path;           ///< --control: the control socket; empty: none.

@@ -63,6 +63,10 @@ void master::start_reload()
     opts_.shutdown_timeout_s = fresh.shutdown_timeout_s;
     opts_.rolling_batch = fresh.rolling_batch;
     opts_.worker_timeout_s = fresh.worker_timeout_s;
+    if (fresh.defer_accept_s != opts_.defer_accept_s) {
+        opts_.defer_accept_s = fresh.defer_accept_s;
+        tune_listeners();
+    }
     notify("RELOADING=1");
     rolling_queue_.clear();
     for (unsigned i = 0; i < slots_.size(); ++i)
@@ -160,6 +164,7 @@ bool master::add_slot(std::string& error)
             }
             slots_[index].listeners.push_back(std::move(fd));
         }
+        tune_listeners();
     }
     if (!spawn(index)) {
         slots_.pop_back();

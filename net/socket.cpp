@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include <fmt/format.h>
+
 #include "net/error.hpp"
 
 namespace ringfork::net {
@@ -45,6 +47,15 @@ unique_fd make_listener(const address& addr, const listen_options& opts, std::st
         return {};
     }
     return fd;
+}
+
+bool set_defer_accept(int fd, unsigned seconds, std::string& error)
+{
+    const int value = static_cast<int>(seconds);
+    if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &value, sizeof value) == 0)
+        return true;
+    error = sys_error("setsockopt(TCP_DEFER_ACCEPT)", fmt::format("listener fd={}", fd), errno);
+    return false;
 }
 
 bool port_is_free(const address& addr, std::string& error)

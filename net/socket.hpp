@@ -19,6 +19,10 @@ struct listen_options {
 /// `error` to one line naming the call, the address and the errno.
 [[nodiscard]] unique_fd make_listener(const address& addr, const listen_options& opts, std::string& error);
 
+/// TCP_DEFER_ACCEPT on a listener: a connection is handed to accept only once its first
+/// bytes arrived, or after about `seconds` without any (0 turns it off). Sets `error` on failure.
+[[nodiscard]] bool set_defer_accept(int fd, unsigned seconds, std::string& error);
+
 
 /// Binds and listens on `addr` without SO_REUSEPORT and closes again, so an address held
 /// by any other socket, even another reuseport group of the same user, is reported as

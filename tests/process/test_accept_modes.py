@@ -1,8 +1,13 @@
 """Black-box accept modes: with --accept reuseport and --accept shared, connections are
 spread over both workers, both for a burst of concurrent connections and for connections
-opened one after another. Counted server-side as open socket fds per worker pid."""
+opened one after another. Counted server-side as open socket fds per worker pid.
+--defer-accept: the listeners' TCP_DEFER_ACCEPT, read back from the master's sockets, and
+a connection that sends nothing is still accepted and served."""
+import ctypes
 import os
 import signal
+import socket
+import tempfile
 import unittest
 
 import rftest
@@ -114,6 +119,87 @@ class AcceptSpread(unittest.TestCase):
     def test_shared_sequential(self):
         self.sequential("shared")
 
+
+
+ADMIN = r"admin: http://127\.0\.0\.1:(\d+)/"
+SYS_PIDFD_GETFD = 438
+
+
+def listener_defer_values(pid, port):
+    """TCP_DEFER_ACCEPT (seconds, as the kernel reports it) of each of pid's listening
+    sockets on port, read through duplicates taken with pidfd_getfd."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    values = []
+    try:
+        for name in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
+                    continue
+            except OSError:
+                continue
+            fd = libc.syscall(SYS_PIDFD_GETFD, pidfd, int(name), 0)
+            if fd < 0:
+                raise OSError(ctypes.get_errno(), f"pidfd_getfd({pid}, {name})")
+            s = socket.socket(fileno=fd)
+            try:
+                if (s.family == socket.AF_INET and s.type == socket.SOCK_STREAM
+                        and s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                        and s.getsockname()[1] == port):
+                    values.append(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT))
+            finally:
+                s.close()
+    finally:
+        os.close(pidfd)
+    return values
+
+
+class DeferAccept(unittest.TestCase):
+    def start(self, *args):
+        s = rftest.Server("--demo", "--admin", "127.0.0.1:0", *args, workers=2)
+        self.addCleanup(s.stop)
+        s.admin_port = int(s.wait_log(ADMIN).group(1))
+        return s
+
+    def accepted(self, s):
+        return rftest.admin_stats(s.admin_port)["totals"]["connections_accepted"]
+
+    def test_on_by_default_on_every_listener(self):
+        s = self.start()
+        values = listener_defer_values(s.pid, s.port)
+        self.assertEqual(len(values), 2, "one reuseport listener per worker slot")
+        self.assertTrue(all(v > 0 for v in values), values)
+
+    def test_zero_turns_it_off(self):
+        s = self.start("--defer-accept", "0", "--accept", "shared")
+        values = listener_defer_values(s.pid, s.port)
+        self.assertEqual(values, [0])
+
+    def test_silent_connection_is_still_accepted_and_served(self):
+        # The kernel holds a connection without data for about the deferral, then hands it
+        # over anyway; it must then be served like any other.
+        s = self.start("--defer-accept", "1")
+        before = self.accepted(s)
+        c = rftest.Conn(s.port)
+        self.addCleanup(c.close)
+        rftest.wait_until(lambda: self.accepted(s) > before, 10, what="the silent connection accepted")
+        c.send(REQUEST)
+        status, _, body = c.response()
+        self.assertEqual((status, body), (200, PLAIN))
+
+    def test_reload_applies_a_changed_value(self):
+        tmp = tempfile.TemporaryDirectory(prefix="rf-defer-")
+        self.addCleanup(tmp.cleanup)
+        cfg = os.path.join(tmp.name, "ringfork.toml")
+        with open(cfg, "w") as f:
+            f.write("defer-accept = 0\n")
+        s = self.start("--config", cfg)
+        self.assertEqual(listener_defer_values(s.pid, s.port), [0, 0])
+        with open(cfg, "w") as f:
+            f.write("defer-accept = 3\n")
+        s.signal(signal.SIGHUP)
+        rftest.wait_until(lambda: all(v > 0 for v in listener_defer_values(s.pid, s.port)), 10,
+                          what="TCP_DEFER_ACCEPT set on the listeners after HUP")
 
 if __name__ == "__main__":
     rftest.main()

@@ -25,6 +25,19 @@ BOOST_AUTO_TEST_CASE(no_arguments_is_the_embedded_default)
     BOOST_TEST(o.worker.demo);
     BOOST_TEST(o.worker.welcome);
     BOOST_TEST(int(o.accept) == int(accept_mode::reuseport));
+    BOOST_TEST(o.defer_accept_s == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(defer_accept_seconds)
+{
+    options o;
+    BOOST_TEST(parse({"--defer-accept", "0"}, o).error.empty());
+    BOOST_TEST(o.defer_accept_s == 0u);
+    BOOST_TEST(parse({"--defer-accept=600"}, o).error.empty());
+    BOOST_TEST(o.defer_accept_s == 600u);
+    BOOST_TEST(parse({"--defer-accept", "601"}, o).error.find("--defer-accept") != std::string::npos);
+    BOOST_TEST(!parse({"--defer-accept", "-1"}, o).error.empty());
+    BOOST_TEST(!parse({"--defer-accept", "1.5"}, o).error.empty());
 }
 
 BOOST_AUTO_TEST_CASE(flags_in_both_forms)
