@@ -40,10 +40,10 @@ struct connection {
     bool rearm_recv = false;     ///< Multishot recv ended (e.g. ENOBUFS); re-arm this turn.
     deadline_kind deadline = deadline_kind::none;
     std::uint32_t responses_in_send = 0; ///< Responses carried by the send in flight.
-    std::uint64_t arrived_us = 0;        ///< When the oldest unsent response's request arrived.
     std::uint32_t piped = 0;             ///< Body bytes in `pipe`, not yet in the socket.
-    net::byte_buffer out;
     pipe_pair pipe;                      ///< While a large file body is spliced.
+    std::uint64_t arrived_us = 0;        ///< When the oldest unsent response's request arrived.
+    net::byte_buffer out;
     http_session session;
     std::unique_ptr<task_call> task;
 

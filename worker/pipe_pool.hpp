@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "net/fd.hpp"
@@ -14,7 +15,7 @@ namespace ringfork::worker {
 struct pipe_pair {
     net::unique_fd read_end;
     net::unique_fd write_end;
-    std::size_t capacity = 0;
+    std::uint32_t capacity = 0;
 
     [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(read_end); }
 };
