@@ -42,6 +42,8 @@ constexpr std::size_t stream_chunk = 128 * 1024;  ///< A streamed file's window 
 constexpr std::uint64_t splice_min = 64 * 1024;   ///< Bodies from this size are spliced, not read.
 constexpr std::size_t splice_window = 256 * 1024; ///< Pipe size asked for: a spliced body's window.
 constexpr std::size_t spare_pipes_max = 64;       ///< Empty pipes kept for reuse.
+constexpr unsigned iowq_bounded_max = 4;          ///< io_uring threads for file reads, per worker.
+constexpr unsigned iowq_unbounded_max = 16;       ///< io_uring threads for splices, per worker.
 
 
 std::uint64_t ud(net::op kind, std::uint32_t index = 0, std::uint32_t generation = 0) noexcept
@@ -74,6 +76,11 @@ loop::loop(const ipc::worker_start& start, const router& routes, std::string& er
         ring_ = net::ring();
         return;
     }
+    // File reads and splices that would block run on the ring's kernel threads. Bounding
+    // them makes a burst of cold files queue for a thread instead of starting one each.
+    unsigned iowq_limits[2] = {iowq_bounded_max, iowq_unbounded_max};
+    if (const int r = io_uring_register_iowq_max_workers(ring_.get(), iowq_limits); r < 0)
+        net::log::warn("{}", net::sys_error("io_uring_register_iowq_max_workers", "worker ring", -r));
     sigset_t set;
     sigemptyset(&set);
     for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU})

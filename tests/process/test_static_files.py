@@ -777,6 +777,46 @@ class StaticLargeFile(StaticCase):
         status, _, body = self.fetch("GET", "/small.txt")
         self.assertEqual((status, body), (200, SMALL))
 
+    def test_cold_file_threads_bounded(self):
+        # With the file's pages dropped from the page cache, each splice waits for the disk
+        # on one of the ring's kernel threads; 48 concurrent ranges must all arrive intact
+        # and queue for at most 4 + 16 threads per worker, not start one thread each (on a
+        # fast disk few are ever needed at once).
+        path = os.path.join(self.www, "big.bin")
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+        span = 4 << 20
+        outs = [self.out(f"cold{i}.bin") for i in range(48)]
+        procs = [subprocess.Popen(["curl", "-s", "-r", f"{i * span}-{(i + 1) * span - 1}", "-o", o,
+                                   self.url("/big.bin")]) for i, o in enumerate(outs)]
+
+        def stop():
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+        self.addCleanup(stop)
+        most = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(p.poll() is None for p in procs):
+            for w in self.server.workers():
+                try:
+                    most = max(most, len(os.listdir(f"/proc/{w}/task")))
+                except FileNotFoundError:
+                    pass
+            time.sleep(0.005)
+        self.assertTrue(all(p.poll() == 0 for p in procs), "not every ranged download finished")
+        self.assertLessEqual(most, 1 + 4 + 16, "threads in one worker while serving a cold file")
+        with open(path, "rb") as f:
+            for i, o in enumerate(outs):
+                f.seek(i * span)
+                self.assertEqual(sha256_file(o), hashlib.sha256(f.read(span)).hexdigest())
+        print(f"\n  most threads in one worker: {most}", flush=True)
+
     def test_file_truncated_mid_body(self):
         # The length was promised in the head; when the file shrinks under a transfer the
         # worker must end that connection (short body), log it, and go on serving.
