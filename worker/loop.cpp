@@ -660,9 +660,20 @@ void loop::pump_stream(connection& c, std::uint32_t index)
     file_body* b = c.session.stream();
     if (!b || c.read_inflight || c.send_inflight || c.poll_inflight || c.closing)
         return;
+    if (b->length == 0 && !next_part(c, *b)) {
+        // The closing delimiter of a multipart body is in `out`: the body is complete.
+        c.session.stream_done();
+        if (c.pipe.valid())
+            pipes_.release(std::move(c.pipe));
+        c.pipe = {};
+        queue_flush(c, index);
+        return;
+    }
     open_file& f = *b->file;
     if (f.content_loaded && b->offset + b->length <= f.content.size()) {
-        c.out.append(f.content.data() + b->offset, b->length);
+        do
+            c.out.append(f.content.data() + b->offset, b->length);
+        while (next_part(c, *b));
         c.session.stream_done();
         queue_flush(c, index);
         if (c.session.mid_request() && !c.session.closed())
@@ -727,11 +738,33 @@ void loop::on_file_read(connection& c, std::uint32_t index, const io_uring_cqe& 
     c.out.commit(got);
     b->offset += got;
     b->length -= std::min<std::uint64_t>(b->length, got);
-    if (b->length == 0)
-        c.session.stream_done();
+    if (b->length == 0 && !b->multipart)
+        c.session.stream_done(); // a multipart body goes on once this send is done
     if (!c.send_inflight)
         queue_flush(c, index);
     update_deadline(c, index);
+}
+
+// Between the parts of a multipart body: the next part's head goes to `out` and its range
+// becomes the one to stream; after the last, the closing delimiter. False when no part is
+// left (always, for a single body). Only called with no send in flight, so appending
+// cannot move `out` under the kernel.
+bool loop::next_part(connection& c, file_body& b)
+{
+    multipart_body* m = b.multipart.get();
+    if (!m)
+        return false;
+    take_spare_block(c);
+    if (m->next < m->parts.size()) {
+        const multipart_body::part& p = m->parts[m->next++];
+        c.out.append(p.head);
+        b.offset = p.offset;
+        b.length = p.length;
+        return true;
+    }
+    c.out.append(m->trailer);
+    m->trailer.clear();
+    return false;
 }
 
 // Splicing a large body: io_uring moves up to a pipe's worth of the file's pages into the
@@ -794,6 +827,10 @@ void loop::splice_to_socket(connection& c, std::uint32_t index)
     }
     if (b && b->length > 0) {
         splice_from_file(c, index, *c.session.stream());
+        return;
+    }
+    if (b && b->multipart) {
+        pump_stream(c, index); // the next part, or the closing delimiter
         return;
     }
     c.session.stream_done();

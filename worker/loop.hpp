@@ -64,6 +64,7 @@ private:
     /// Gives an output-less connection a block from the spare pool, if there is one.
     void take_spare_block(connection& c);
     void pump_stream(connection& c, std::uint32_t index);
+    bool next_part(connection& c, file_body& b);
     void splice_from_file(connection& c, std::uint32_t index, file_body& b);
     void splice_to_socket(connection& c, std::uint32_t index);
     void start_task(connection& c, std::uint32_t index);

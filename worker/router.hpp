@@ -31,11 +31,26 @@ struct request_view {
     std::uint64_t now_ms = 0;     ///< The loop's monotonic clock for this turn.
 };
 
-/// A response body the loop streams after the head: `length` bytes of `file` from `offset`.
+/// The later parts of a multipart/byteranges body: each part's head (delimiter,
+/// Content-Type, Content-Range) then its bytes of the file, then the closing delimiter.
+struct multipart_body {
+    struct part {
+        std::string head;
+        std::uint64_t offset = 0;
+        std::uint64_t length = 0;
+    };
+    std::vector<part> parts; ///< After the first, which the handler writes itself.
+    std::string trailer;     ///< "\r\n--boundary--\r\n".
+    std::size_t next = 0;    ///< The next part to stream.
+};
+
+/// A response body the loop streams after the head: `length` bytes of `file` from `offset`,
+/// then, for several ranges, the rest of `multipart`.
 struct file_body {
     std::shared_ptr<open_file> file;
     std::uint64_t offset = 0;
     std::uint64_t length = 0;
+    std::shared_ptr<multipart_body> multipart;
 };
 
 /// A job for the task pool. The handler writes nothing; the loop sends `payload` (a

@@ -3,7 +3,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/random.h>
 #include <unistd.h>
+
+#include <ctime>
 
 #include <algorithm>
 #include <charconv>
@@ -49,6 +52,16 @@ std::string escape_href(std::string_view s)
 }
 
 } // namespace
+
+std::string make_boundary()
+{
+    // Random, so it cannot be guessed into a file's bytes; getrandom never fails for 8 bytes
+    // once the pool is ready, and a worker starts long after that.
+    std::uint64_t bits = 0;
+    if (::getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits))
+        bits = static_cast<std::uint64_t>(::getpid()) * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(time(nullptr));
+    return fmt::format("ringfork-{:016x}", bits);
+}
 
 bool has_dot_segment(std::string_view path) noexcept
 {
@@ -159,12 +172,22 @@ void static_handler::serve_file(const request_view& req, http::response_writer& 
         http::write_error(w, 416, content_range);
         return;
     }
-    w.start(range.kind == static_rules::range_kind::partial ? 206 : 200);
-    w.header("Content-Type", static_rules::content_type(relative));
+    w.start(range.kind == static_rules::range_kind::full ? 200 : 206);
+    if (range.kind == static_rules::range_kind::multipart) {
+        if (boundary_.empty())
+            boundary_ = make_boundary();
+        w.header("Content-Type", fmt::format("multipart/byteranges; boundary={}", boundary_));
+    } else {
+        w.header("Content-Type", static_rules::content_type(relative));
+    }
     common_headers();
     w.header("Accept-Ranges", "bytes");
     if (!coding.empty())
         w.header("Content-Encoding", coding);
+    if (range.kind == static_rules::range_kind::multipart) {
+        serve_ranges(req, w, stream, chosen, range, static_rules::content_type(relative));
+        return;
+    }
     if (range.kind == static_rules::range_kind::partial) {
         status = 206;
         offset = range.range.first;
@@ -180,6 +203,42 @@ void static_handler::serve_file(const request_view& req, http::response_writer& 
     stream.file = chosen;
     stream.offset = offset;
     stream.length = length;
+}
+
+// Several disjoint ranges: a multipart/byteranges body (RFC 9110 §14.6), each part with its
+// own Content-Type and Content-Range. The first part's head goes out with the response
+// head; the loop streams the ranges and writes the later heads and the closing delimiter.
+void static_handler::serve_ranges(const request_view& req, http::response_writer& w, file_body& stream,
+                                  const std::shared_ptr<open_file>& chosen, const static_rules::range_result& range,
+                                  std::string_view type)
+{
+    const std::uint64_t size = chosen->size;
+    auto part_head = [&](std::size_t i) {
+        const static_rules::byte_range& r = range.ranges[i];
+        return fmt::format("{}--{}\r\nContent-Type: {}\r\nContent-Range: bytes {}-{}/{}\r\n\r\n", i ? "\r\n" : "",
+                           boundary_, type, r.first, r.last, size);
+    };
+    auto body = std::make_shared<multipart_body>();
+    const std::string first = part_head(0);
+    std::uint64_t total = first.size();
+    for (std::size_t i = 0; i < range.count; ++i) {
+        const std::uint64_t length = range.ranges[i].last - range.ranges[i].first + 1;
+        total += length;
+        if (i > 0) {
+            body->parts.push_back({part_head(i), range.ranges[i].first, length});
+            total += body->parts.back().head.size();
+        }
+    }
+    body->trailer = fmt::format("\r\n--{}--\r\n", boundary_);
+    total += body->trailer.size();
+    w.finish_head(total);
+    if (req.head.verb == http::method::head)
+        return;
+    w.buffer().append(first);
+    stream.file = chosen;
+    stream.offset = range.ranges[0].first;
+    stream.length = range.ranges[0].last - range.ranges[0].first + 1;
+    stream.multipart = std::move(body);
 }
 
 void static_handler::list_directory(const request_view& req, http::response_writer& w, std::string_view relative)

@@ -7,6 +7,7 @@
 
 #include "worker/file_cache.hpp"
 #include "worker/router.hpp"
+#include "worker/static_rules.hpp"
 
 namespace ringfork::worker {
 
@@ -27,11 +28,18 @@ private:
     void serve_file(const request_view& req, http::response_writer& w, file_body& stream,
                     const std::shared_ptr<open_file>& file, std::string_view relative);
     void list_directory(const request_view& req, http::response_writer& w, std::string_view relative);
+    void serve_ranges(const request_view& req, http::response_writer& w, file_body& stream,
+                      const std::shared_ptr<open_file>& chosen, const static_rules::range_result& range,
+                      std::string_view type);
 
     file_cache cache_;
     static_options opts_;
     int root_fd_;
+    std::string boundary_; ///< multipart/byteranges boundary: random, one per worker.
 };
+
+/// A multipart/byteranges boundary: a fixed prefix and 64 random bits in hex.
+[[nodiscard]] std::string make_boundary();
 
 /// True when any segment of `path` starts with '.'.
 [[nodiscard]] bool has_dot_segment(std::string_view path) noexcept;

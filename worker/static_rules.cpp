@@ -411,18 +411,33 @@ range_result evaluate_range(std::string_view range, std::string_view if_range, s
     }
     if (specs == 0)
         return full;
-    if (count == 0)
-        return {range_kind::unsatisfiable, {}};
-
-    // Coalesce overlapping and adjacent ranges; last <= size - 1, so last + 1 cannot overflow.
-    std::sort(kept, kept + count, [](const byte_range& a, const byte_range& b) { return a.first < b.first; });
-    byte_range merged = kept[0];
-    for (std::size_t k = 1; k < count; ++k) {
-        if (kept[k].first > merged.last + 1)
-            return full; // disjoint pieces: 200 with the whole file instead of multipart/byteranges
-        merged.last = std::max(merged.last, kept[k].last);
+    if (count == 0) {
+        range_result none;
+        none.kind = range_kind::unsatisfiable;
+        return none;
     }
-    return {range_kind::partial, merged};
+
+    // Coalesce overlapping and adjacent ranges (at most 64, so the work is bounded); the
+    // parts go out in ascending order. last <= size - 1, so last + 1 cannot overflow.
+    std::sort(kept, kept + count, [](const byte_range& a, const byte_range& b) { return a.first < b.first; });
+    range_result r;
+    r.ranges[0] = kept[0];
+    r.count = 1;
+    for (std::size_t k = 1; k < count; ++k) {
+        byte_range& tail = r.ranges[r.count - 1];
+        if (kept[k].first > tail.last + 1)
+            r.ranges[r.count++] = kept[k];
+        else
+            tail.last = std::max(tail.last, kept[k].last);
+    }
+    if (r.count == 1) {
+        r.kind = range_kind::partial;
+        r.range = r.ranges[0];
+        r.count = 0;
+    } else {
+        r.kind = range_kind::multipart;
+    }
+    return r;
 }
 
 mime_table::mime_table(std::string_view mime_types_text)

@@ -33,19 +33,22 @@ struct byte_range {
     std::uint64_t first = 0, last = 0;
 };
 
-/// full: 200 with the whole file; partial: 206 with `range`; unsatisfiable: 416 with "bytes */size".
-enum class range_kind : std::uint8_t { full, partial, unsatisfiable };
-
-struct range_result {
-    range_kind kind = range_kind::full;
-    byte_range range; ///< Valid when kind == partial.
-};
-
 /// Most range-specs evaluated; a longer Range header is ignored (the whole file is sent).
 inline constexpr std::size_t max_ranges = 64;
 
+/// full: 200 with the whole file; partial: 206 with `range`; multipart: 206 with
+/// multipart/byteranges of `ranges`; unsatisfiable: 416 with "bytes */size".
+enum class range_kind : std::uint8_t { full, partial, multipart, unsatisfiable };
+
+struct range_result {
+    range_kind kind = range_kind::full;
+    byte_range range;              ///< Valid when kind == partial.
+    std::size_t count = 0;         ///< multipart: how many of `ranges` are used (2 or more).
+    byte_range ranges[max_ranges]; ///< multipart: disjoint, in ascending order.
+};
+
 /// Evaluates a GET's Range header (RFC 9110 §14.2) and If-Range (§13.1.5) for a file of `size` bytes.
-/// Several disjoint ranges yield `full` (200 instead of multipart/byteranges, which RFC 9110 allows).
+/// Overlapping and adjacent ranges are coalesced (§14.6); what stays disjoint is multipart.
 [[nodiscard]] range_result evaluate_range(std::string_view range, std::string_view if_range, std::string_view etag,
                                           std::time_t mtime, std::uint64_t size) noexcept;
 

@@ -121,6 +121,24 @@ class StaticCase(unittest.TestCase):
                 n += target.startswith(("socket:", "pipe:"))
         return n
 
+    def assert_multipart(self, h, body, data, ranges, ctype="text/plain; charset=utf-8"):
+        """body is multipart/byteranges with exactly `ranges` of `data`, in that order."""
+        m = re.fullmatch(r"multipart/byteranges; boundary=(\S+)", h.get("content-type", ""))
+        self.assertTrue(m, h.get("content-type"))
+        delim = b"--" + m.group(1).encode()
+        self.assertEqual(h.get("content-length"), str(len(body)))
+        self.assertNotIn("content-range", h)
+        rest = body
+        for i, (first, last) in enumerate(ranges):
+            lead = (b"\r\n" if i else b"") + delim + b"\r\n"
+            self.assertTrue(rest.startswith(lead), f"part {i}: {rest[:80]!r}")
+            head, rest = rest[len(lead):].split(b"\r\n\r\n", 1)
+            fields = dict(line.split(": ", 1) for line in head.decode("latin-1").split("\r\n"))
+            self.assertEqual(fields, {"Content-Type": ctype, "Content-Range": f"bytes {first}-{last}/{len(data)}"})
+            self.assertEqual(rest[:last - first + 1], data[first:last + 1], f"part {i} bytes")
+            rest = rest[last - first + 1:]
+        self.assertEqual(rest, b"\r\n" + delim + b"--\r\n")
+
     def assertSameWorkers(self):
         self.assertEqual(sorted(self.server.workers()), self.start_workers,
                          f"workers changed (a worker died?)\n{self.server.log()}")
@@ -384,9 +402,49 @@ class StaticDefault(StaticCase):
                 self.assertNotIn(HELLO, body)
 
     def test_multiple_ranges(self):
-        self.assert_full("bytes=0-1,5-6")             # disjoint: whole file (documented choice)
         self.assert_206("bytes=0-5,3-9", 0, 9)          # overlapping: one range
         self.assert_206("bytes=10-12,0-11", 0, 12)      # overlapping, out of order
+        for _ in range(2):  # the first read fills the cache; the second is served from memory
+            status, h, body = self.range_get("bytes=0-1,5-6")
+            self.assertEqual(status, 206)
+            self.assert_multipart(h, body, HELLO, [(0, 1), (5, 6)])
+        status, h, body = self.range_get("bytes=-2,0-0,4-6")  # disjoint, out of order: ascending parts
+        self.assertEqual(status, 206)
+        self.assert_multipart(h, body, HELLO, [(0, 0), (4, 6), (len(HELLO) - 2, len(HELLO) - 1)])
+        self.assertEqual(h.get("etag"), self.etag())
+
+    def test_multiple_ranges_pipelined_and_head(self):
+        # Range is defined for GET only (RFC 9110 §14.2): HEAD ignores it.
+        status, h, _ = self.fetch("HEAD", "/hello.txt", [("Range", "bytes=0-2,8-9")])
+        self.assertEqual((status, h.get("content-length")), (200, str(len(HELLO))))
+        self.assertNotIn("multipart", h.get("content-type"))
+        c = self.conn()
+        c.send(request("GET", "/big1m.bin", [("Range", "bytes=0-9,500000-500009")]) + request("GET", "/small.txt"))
+        status, h, body = c.response()
+        self.assertEqual(status, 206)
+        self.assert_multipart(h, body, self.big1m, [(0, 9), (500000, 500009)], "application/octet-stream")
+        self.assertEqual(c.response()[::2], (200, SMALL))
+
+    def test_multiple_ranges_large_parts(self):
+        # Parts below and above the splice threshold, in one body, twice on one connection.
+        n = len(self.big1m)
+        ranges = [(0, 99), (100000, 299999), (n - 576, n - 1)]
+        spec = "bytes=" + ",".join(f"{a}-{b}" for a, b in ranges)
+        c = self.conn(timeout=10)
+        for _ in range(2):
+            c.send(request("GET", "/big1m.bin", [("Range", spec)]))
+            status, h, body = c.response()
+            self.assertEqual(status, 206)
+            self.assert_multipart(h, body, self.big1m, ranges, "application/octet-stream")
+
+    def test_sixty_four_parts(self):
+        ranges = [(i * 1000, i * 1000 + 1) for i in range(64)]
+        spec = "bytes=" + ",".join(f"{a}-{b}" for a, b in ranges)
+        status, h, body = self.fetch("GET", "/big1m.bin", [("Range", spec)])
+        self.assertEqual(status, 206)
+        self.assert_multipart(h, body, self.big1m, ranges, "application/octet-stream")
+        status, h, body = self.fetch("GET", "/big1m.bin", [("Range", spec + ",70000-70001")])
+        self.assertEqual((status, len(body)), (200, len(self.big1m)))  # more than 64: the whole file
 
     def test_invalid_range_ignored(self):
         for spec in ("bytes=abc", "bytes=5-2", "items=0-4", "bytes=", "bytes=0-4;x"):
@@ -721,6 +779,20 @@ class StaticLargeFile(StaticCase):
             want = hashlib.sha256(f.read(last - first + 1)).hexdigest()
         self.assertEqual(os.path.getsize(out), last - first + 1)
         self.assertEqual(sha256_file(out), want)
+
+    def test_multiple_large_ranges(self):
+        ranges = [(0, (1 << 20) - 1), (100 << 20, (110 << 20) - 1), (self.SIZE - 100, self.SIZE - 1)]
+        spec = "bytes=" + ",".join(f"{a}-{b}" for a, b in reversed(ranges))
+        c = self.conn(timeout=20)
+        c.send(request("GET", "/big.bin", [("Range", spec)]))
+        status, h, body = c.response()
+        self.assertEqual(status, 206)
+        with open(os.path.join(self.www, "big.bin"), "rb") as f:
+            data = bytearray(self.SIZE)  # only the requested spans are filled and compared
+            for first, last in ranges:
+                f.seek(first)
+                data[first:last + 1] = f.read(last - first + 1)
+        self.assert_multipart(h, body, bytes(data), ranges, "application/octet-stream")
 
     def test_concurrent_downloads_do_not_block(self):
         outs = [self.out(f"conc{i}.bin") for i in range(2)]

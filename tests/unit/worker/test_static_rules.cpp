@@ -30,6 +30,16 @@ std::string show(range_result r)
     case range_kind::full: return "full";
     case range_kind::unsatisfiable: return "unsatisfiable";
     case range_kind::partial: return "partial " + std::to_string(r.range.first) + "-" + std::to_string(r.range.last);
+    case range_kind::multipart: {
+        std::string s = "multipart";
+        for (std::size_t i = 0; i < r.count; ++i) {
+            s += i ? ',' : ' ';
+            s += std::to_string(r.ranges[i].first);
+            s += '-';
+            s += std::to_string(r.ranges[i].last);
+        }
+        return s;
+    }
     }
     return "?";
 }
@@ -307,9 +317,19 @@ BOOST_AUTO_TEST_CASE(ranges_coalesce)
     BOOST_TEST(range("bytes=-100,0-899") == "partial 0-999"); // suffix meets the start
     BOOST_TEST(range("bytes=0-0,0-0") == "partial 0-0");
     BOOST_TEST(range("bytes=10-20,12-15") == "partial 10-20"); // contained
-    BOOST_TEST(range("bytes=0-99,200-299") == "full");        // disjoint: 200 with the whole file
-    BOOST_TEST(range("bytes=0-99,101-199") == "full");        // one byte apart is not adjacent
+    BOOST_TEST(range("bytes=0-99,200-299") == "multipart 0-99,200-299");
+    BOOST_TEST(range("bytes=0-99,101-199") == "multipart 0-99,101-199"); // one byte apart is not adjacent
     BOOST_TEST(range("bytes=0-1,5-6,2-4") == "partial 0-6");
+}
+
+BOOST_AUTO_TEST_CASE(disjoint_ranges_are_multipart_in_ascending_order)
+{
+    BOOST_TEST(range("bytes=500-599,0-9") == "multipart 0-9,500-599");
+    BOOST_TEST(range("bytes=-10,0-9") == "multipart 0-9,990-999");
+    BOOST_TEST(range("bytes=0-9,5-20,100-,150-160") == "multipart 0-20,100-999");
+    BOOST_TEST(range("bytes=0-0,2-2,4-4,3-3") == "multipart 0-0,2-4");
+    BOOST_TEST(range("bytes=0-9,2000-3000") == "partial 0-9"); // the unsatisfiable one is dropped
+    BOOST_TEST(range("bytes=0-9,500-599", 1000, "\"other\"") == "full"); // If-Range does not match
 }
 
 BOOST_AUTO_TEST_CASE(at_most_64_ranges)
@@ -319,6 +339,19 @@ BOOST_AUTO_TEST_CASE(at_most_64_ranges)
     BOOST_TEST(range(repeated("2000-", 64)) == "unsatisfiable");
     BOOST_TEST(range(repeated("2000-", 65)) == "full");
     BOOST_TEST(range(repeated("0-0", 64) + ",,,") == "partial 0-0"); // empty elements do not count
+    std::string spread = "bytes=";
+    for (int i = 0; i < 64; ++i) {
+        if (i)
+            spread += ',';
+        spread += std::to_string(2 * i);
+        spread += '-';
+        spread += std::to_string(2 * i);
+    }
+    const range_result r = evaluate_range(spread, {}, {}, 0, 1000);
+    BOOST_TEST(int(r.kind) == int(range_kind::multipart));
+    BOOST_TEST(r.count == 64u);
+    BOOST_TEST(r.ranges[63].first == 126u);
+    BOOST_TEST(range(spread + ",200-200") == "full");
 }
 
 BOOST_AUTO_TEST_CASE(if_range)
