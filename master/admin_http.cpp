@@ -107,86 +107,38 @@ bool admin_server::open(const net::address& addr, admin_handler handler, std::st
     net::listen_options plain;
     plain.reuseport = false;
     plain.backlog = 64;
-    listener_ = net::make_listener(addr, plain, error);
-    if (!listener_)
+    table_.listener = net::make_listener(addr, plain, error);
+    if (!table_.listener)
         return false;
-    bound_ = *net::local_address(listener_.get());
+    bound_ = *net::local_address(table_.listener.get());
     handler_ = std::move(handler);
     return true;
 }
 
 void admin_server::adopt(int fd, admin_handler handler)
 {
-    listener_.reset(fd);
+    table_.listener.reset(fd);
     bound_ = *net::local_address(fd);
     handler_ = std::move(handler);
 }
 
-void admin_server::add_pollfds(std::vector<pollfd>& fds) const
-{
-    if (!listener_)
-        return;
-    // When full, the listener is left out: the kernel queues new clients meanwhile.
-    fds.push_back({conns_.size() < max_connections ? listener_.get() : -1, POLLIN, 0});
-    for (const connection& c : conns_)
-        fds.push_back({c.fd.get(), static_cast<short>(c.out.empty() ? POLLIN : POLLOUT), 0});
-}
-
 void admin_server::handle(std::span<const pollfd> fds, std::uint64_t now_ms)
 {
-    if (!listener_ || fds.empty())
-        return;
-    // fds mirrors add_pollfds: the listener, then conns_ in order (accepting only appends).
-    const std::size_t known = std::min(conns_.size(), fds.size() - 1);
-    for (std::size_t i = 0; i < known; ++i) {
-        connection& c = conns_[i];
-        const short ev = fds[i + 1].revents;
-        if (!ev || c.fd.get() != fds[i + 1].fd)
-            continue;
+    table_.handle(fds, now_ms, "admin " + bound_.to_string(), [&](connection& c, short ev) {
         if (ev & POLLOUT) {
             flush(c, now_ms);
             if (!c.dead && c.out.empty())
                 serve_buffered(c, now_ms);
-        } else if (ev & (POLLIN | POLLHUP | POLLERR))
+        } else if (ev & (POLLIN | POLLHUP | POLLERR)) {
             on_readable(c, now_ms);
-    }
-    if (fds[0].revents & POLLIN)
-        accept_all(now_ms);
-    for (connection& c : conns_)
-        if (now_ms >= c.deadline_ms)
-            c.dead = true;
-    std::erase_if(conns_, [](const connection& c) { return c.dead; });
-}
-
-std::uint64_t admin_server::next_deadline_ms() const noexcept
-{
-    std::uint64_t next = 0;
-    for (const connection& c : conns_)
-        if (!next || c.deadline_ms < next)
-            next = c.deadline_ms;
-    return next;
+        }
+    });
 }
 
 void admin_server::close()
 {
-    conns_.clear();
-    listener_.reset();
-}
-
-void admin_server::accept_all(std::uint64_t now_ms)
-{
-    while (conns_.size() < max_connections) {
-        const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                net::log::warn("{}", net::sys_error("accept4", "admin " + bound_.to_string(), errno));
-            return;
-        }
-        connection c;
-        c.fd.reset(fd);
-        c.deadline_ms = now_ms + idle_timeout_ms;
-        conns_.push_back(std::move(c));
-    }
+    table_.conns.clear();
+    table_.listener.reset();
 }
 
 void admin_server::on_readable(connection& c, std::uint64_t now_ms)
@@ -249,17 +201,8 @@ void admin_server::respond(connection& c, unsigned status, std::string_view type
 
 void admin_server::flush(connection& c, std::uint64_t now_ms)
 {
-    while (c.sent < c.out.size()) {
-        const ssize_t n = ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-                return; // poll for POLLOUT; the deadline bounds a client that never reads
-            c.dead = true;
-            return;
-        }
-        c.sent += std::size_t(n);
-        c.deadline_ms = now_ms + idle_timeout_ms;
-    }
+    if (!table_.send_queued(c, now_ms))
+        return; // poll for POLLOUT; the deadline bounds a client that never reads
     c.out.clear();
     c.sent = 0;
     if (c.close_after) {

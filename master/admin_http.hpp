@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "master/poll_table.hpp"
 #include "net/address.hpp"
 #include "net/fd.hpp"
 
@@ -37,42 +38,35 @@ public:
     [[nodiscard]] bool open(const net::address& addr, admin_handler handler, std::string& error);
     /// The bound address (with the chosen port).
     [[nodiscard]] const net::address& address() const noexcept { return bound_; }
-    [[nodiscard]] bool is_open() const noexcept { return static_cast<bool>(listener_); }
+    [[nodiscard]] bool is_open() const noexcept { return static_cast<bool>(table_.listener); }
     /// Serves a listening socket inherited from the master this one upgrades.
     void adopt(int fd, admin_handler handler);
     /// The listening descriptor (to hand to a successor), or -1.
-    [[nodiscard]] int listener_fd() const noexcept { return listener_.get(); }
+    [[nodiscard]] int listener_fd() const noexcept { return table_.listener.get(); }
     /// Appends the descriptors to poll: the listener (unless full) and every connection.
-    void add_pollfds(std::vector<pollfd>& fds) const;
+    void add_pollfds(std::vector<pollfd>& fds) const { table_.add_pollfds(fds); }
     /// Acts on the poll results of the descriptors add_pollfds appended, then on timeouts.
     void handle(std::span<const pollfd> fds, std::uint64_t now_ms);
     /// The earliest connection deadline, or 0 when there is none.
-    [[nodiscard]] std::uint64_t next_deadline_ms() const noexcept;
+    [[nodiscard]] std::uint64_t next_deadline_ms() const noexcept { return table_.next_deadline_ms(); }
     /// Closes the listener and every connection.
     void close();
 
 private:
-    struct connection {
-        net::unique_fd fd;
-        std::string in;               ///< Unparsed request bytes, at most max_head.
-        std::string out;              ///< One response at a time.
-        std::size_t sent = 0;
-        std::uint64_t deadline_ms = 0;
-        bool close_after = false;     ///< Close once `out` is sent.
-        bool dead = false;
+    /// `in`: unparsed request bytes, at most max_head; `out`: one response at a time.
+    struct connection : poll_connection {
+        bool close_after = false; ///< Close once `out` is sent.
     };
 
-    void accept_all(std::uint64_t now_ms);
     void on_readable(connection& c, std::uint64_t now_ms);
     void serve_buffered(connection& c, std::uint64_t now_ms);
     void respond(connection& c, unsigned status, std::string_view type, std::string_view body, bool head_only,
                  std::string_view extra_headers = {});
     void flush(connection& c, std::uint64_t now_ms);
 
-    net::unique_fd listener_;
+    poll_table<connection> table_{max_connections, idle_timeout_ms};
     net::address bound_;
     admin_handler handler_;
-    std::vector<connection> conns_;
 };
 
 } // namespace ringfork::master

@@ -86,7 +86,7 @@ bool control_server::open(const std::string& path, std::string& error)
         ::unlink(path.c_str());
         return false;
     }
-    listener_ = std::move(fd);
+    table_.listener = std::move(fd);
     path_ = path;
     dev_ = st.st_dev;
     ino_ = st.st_ino;
@@ -95,7 +95,7 @@ bool control_server::open(const std::string& path, std::string& error)
 
 void control_server::adopt(int fd, const std::string& path)
 {
-    listener_.reset(fd);
+    table_.listener.reset(fd);
     path_ = path;
     if (struct stat st{}; ::lstat(path.c_str(), &st) == 0) {
         dev_ = st.st_dev;
@@ -105,8 +105,8 @@ void control_server::adopt(int fd, const std::string& path)
 
 void control_server::release()
 {
-    conns_.clear();
-    listener_.reset();
+    table_.conns.clear();
+    table_.listener.reset();
     path_.clear();
 }
 
@@ -137,63 +137,22 @@ control_reply control_server::dispatch(std::string_view line) const
     return {false, fmt::format("unknown command '{}' (known: {})", name, known)};
 }
 
-void control_server::add_pollfds(std::vector<pollfd>& fds) const
-{
-    if (!listener_)
-        return;
-    fds.push_back({conns_.size() < max_connections ? listener_.get() : -1, POLLIN, 0});
-    for (const connection& c : conns_)
-        fds.push_back({c.fd.get(), static_cast<short>(c.out.empty() ? POLLIN : POLLOUT), 0});
-}
-
 void control_server::handle(std::span<const pollfd> fds, std::uint64_t now_ms)
 {
-    if (!listener_ || fds.empty())
-        return;
-    const std::size_t known = std::min(conns_.size(), fds.size() - 1);
-    for (std::size_t i = 0; i < known; ++i) {
-        connection& c = conns_[i];
-        const short ev = fds[i + 1].revents;
-        if (!ev || c.fd.get() != fds[i + 1].fd)
-            continue;
+    table_.handle(fds, now_ms, "control " + path_, [&](connection& c, short ev) {
         if (ev & POLLOUT)
             flush(c, now_ms);
         else
             on_readable(c, now_ms);
-    }
-    while ((fds[0].revents & POLLIN) && conns_.size() < max_connections) {
-        const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                net::log::warn("{}", net::sys_error("accept4", "control " + path_, errno));
-            break;
-        }
-        connection c;
-        c.fd.reset(fd);
-        c.deadline_ms = now_ms + timeout_ms;
-        conns_.push_back(std::move(c));
-    }
-    for (connection& c : conns_)
-        if (now_ms >= c.deadline_ms)
-            c.dead = true;
-    std::erase_if(conns_, [](const connection& c) { return c.dead; });
-}
-
-std::uint64_t control_server::next_deadline_ms() const noexcept
-{
-    std::uint64_t next = 0;
-    for (const connection& c : conns_)
-        if (!next || c.deadline_ms < next)
-            next = c.deadline_ms;
-    return next;
+    });
 }
 
 void control_server::close()
 {
-    conns_.clear();
-    if (!listener_)
+    table_.conns.clear();
+    if (!table_.listener)
         return;
-    listener_.reset();
+    table_.listener.reset();
     // Only our own file: a successor may already have replaced a socket we thought stale.
     if (struct stat st{}; ::lstat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_)
         ::unlink(path_.c_str());
@@ -230,17 +189,8 @@ void control_server::on_readable(connection& c, std::uint64_t now_ms)
 
 void control_server::flush(connection& c, std::uint64_t now_ms)
 {
-    while (c.sent < c.out.size()) {
-        const ssize_t n = ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                c.dead = true;
-            return;
-        }
-        c.sent += std::size_t(n);
-        c.deadline_ms = now_ms + timeout_ms;
-    }
-    c.dead = true; // one request per connection: closing ends the reply
+    if (table_.send_queued(c, now_ms))
+        c.dead = true; // one request per connection: closing ends the reply
 }
 
 } // namespace ringfork::master

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "master/poll_table.hpp"
 #include "net/fd.hpp"
 
 namespace ringfork::master {
@@ -40,22 +41,22 @@ public:
     /// Creates the socket at `path` with mode 0600. Refuses a path where a server answers
     /// (connect() succeeds) or that is not a socket; removes a stale socket first.
     [[nodiscard]] bool open(const std::string& path, std::string& error);
-    [[nodiscard]] bool is_open() const noexcept { return static_cast<bool>(listener_); }
+    [[nodiscard]] bool is_open() const noexcept { return static_cast<bool>(table_.listener); }
     /// Serves a listening socket inherited from the master this one upgrades (binary upgrade).
     void adopt(int fd, const std::string& path);
     /// Closes this master's copy without removing the file: a successor now serves it.
     void release();
     /// The listening descriptor (to hand to a successor), or -1.
-    [[nodiscard]] int listener_fd() const noexcept { return listener_.get(); }
+    [[nodiscard]] int listener_fd() const noexcept { return table_.listener.get(); }
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
     /// Registers `name`; a later registration of the same name replaces it.
     void add(std::string_view name, control_command command);
     /// Appends the descriptors to poll: the listener (unless full) and every connection.
-    void add_pollfds(std::vector<pollfd>& fds) const;
+    void add_pollfds(std::vector<pollfd>& fds) const { table_.add_pollfds(fds); }
     /// Acts on the poll results of the descriptors add_pollfds appended, then on timeouts.
     void handle(std::span<const pollfd> fds, std::uint64_t now_ms);
     /// The earliest connection deadline, or 0 when there is none.
-    [[nodiscard]] std::uint64_t next_deadline_ms() const noexcept;
+    [[nodiscard]] std::uint64_t next_deadline_ms() const noexcept { return table_.next_deadline_ms(); }
     /// Closes everything and removes the socket file if it is still the one this created.
     void close();
 
@@ -63,24 +64,16 @@ public:
     [[nodiscard]] control_reply dispatch(std::string_view line) const;
 
 private:
-    struct connection {
-        net::unique_fd fd;
-        std::string in;
-        std::string out;
-        std::size_t sent = 0;
-        std::uint64_t deadline_ms = 0;
-        bool dead = false;
-    };
+    using connection = poll_connection;
 
     void on_readable(connection& c, std::uint64_t now_ms);
     void flush(connection& c, std::uint64_t now_ms);
 
-    net::unique_fd listener_;
+    poll_table<connection> table_{max_connections, timeout_ms};
     std::string path_;
     dev_t dev_ = 0;
     ino_t ino_ = 0;
     std::vector<std::pair<std::string, control_command>> commands_;
-    std::vector<connection> conns_;
 };
 
 } // namespace ringfork::master
