@@ -32,6 +32,10 @@ struct worker_settings {
     unsigned idle_timeout_ms = 60000;   ///< Keep-alive connection with no request.
     unsigned send_timeout_ms = 30000;   ///< A response the client does not read.
     unsigned drain_idle_ms = 2000;      ///< While draining, an idle connection's last chance.
+    /// A retiring worker (scale-down) keeps taking connections from its slot's queue this
+    /// long: ones deferred by TCP_DEFER_ACCEPT reach the queue only when their first bytes
+    /// arrive, or after the deferral.
+    unsigned retire_accept_ms = 0;
     unsigned stats_interval_ms = 250;
     unsigned buffer_count = 1024;       ///< Provided receive buffers per worker.
     unsigned buffer_size = 4096;

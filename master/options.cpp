@@ -330,6 +330,8 @@ parse_outcome finish(options& out, action what)
         out.worker.welcome = true;
     }
     out.worker.shared_accept = out.accept == accept_mode::shared;
+    // The deferral plus a second for the SYN-ACK retransmission that ends it.
+    out.worker.retire_accept_ms = out.defer_accept_s ? (out.defer_accept_s + 1) * 1000 : 0;
     if (!out.admin.empty() && !out.admin[0].is_loopback() && !out.admin_public)
         return {action::serve, fmt::format("--admin: '{}' is not a loopback address; the admin listener shows "
                                            "internals, add --admin-public to serve it there anyway",

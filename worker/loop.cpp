@@ -1025,6 +1025,7 @@ void loop::on_channel(const io_uring_cqe& cqe)
             break;
         case ipc::msg_type::retire:
             retiring_ = true;
+            retire_until_ms_ = now_ms_ + settings_.retire_accept_ms;
             start_drain();
             break;
         case ipc::msg_type::reopen_logs:
@@ -1101,7 +1102,7 @@ void loop::tick()
     }
     if (paused_ != pause_reason::none)
         maybe_resume_accept();
-    if (retiring_ && empty_accept_queues())
+    if (retiring_ && empty_accept_queues() && now_ms_ >= retire_until_ms_)
         retiring_ = false;
     if (now_ms_ >= next_stats_ms_) {
         send_to_master(ipc::msg_type::heartbeat);

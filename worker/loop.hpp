@@ -116,6 +116,7 @@ private:
     std::uint64_t next_stats_ms_ = 0;
     std::uint64_t next_window_ms_ = 0;
     std::uint64_t next_log_flush_ms_ = 0;
+    std::uint64_t retire_until_ms_ = 0;  ///< A retiring worker accepts from its queue until then.
     std::uint32_t open_ = 0;
     pause_reason paused_ = pause_reason::none;
     bool draining_ = false;

@@ -187,6 +187,23 @@ class DeferAccept(unittest.TestCase):
         status, _, body = c.response()
         self.assertEqual((status, body), (200, PLAIN))
 
+    def test_scale_down_keeps_silent_connections(self):
+        # Connections still deferred in the retiring slot's socket when TTOU arrives reach
+        # its queue only with their first bytes; the retiring worker keeps taking them for
+        # the deferral, so a request sent right after the scale-down is still answered.
+        s = self.start("--defer-accept", "1")
+        conns = []
+        self.addCleanup(lambda: [c.close() for c in conns])
+        for _ in range(16):
+            conns.append(rftest.Conn(s.port))
+        s.signal(signal.SIGTTOU)
+        s.wait_log(r"scale: 1 worker\b", 5)
+        for c in conns:
+            c.send(REQUEST)
+        for i, c in enumerate(conns):
+            status, _, body = c.response()
+            self.assertEqual((status, body), (200, PLAIN), f"connection {i}")
+
     def test_reload_applies_a_changed_value(self):
         tmp = tempfile.TemporaryDirectory(prefix="rf-defer-")
         self.addCleanup(tmp.cleanup)

@@ -33,8 +33,10 @@ BOOST_AUTO_TEST_CASE(defer_accept_seconds)
     options o;
     BOOST_TEST(parse({"--defer-accept", "0"}, o).error.empty());
     BOOST_TEST(o.defer_accept_s == 0u);
+    BOOST_TEST(o.worker.retire_accept_ms == 0u); // nothing is deferred: the queue is all there is
     BOOST_TEST(parse({"--defer-accept=600"}, o).error.empty());
     BOOST_TEST(o.defer_accept_s == 600u);
+    BOOST_TEST(o.worker.retire_accept_ms == 601'000u);
     BOOST_TEST(parse({"--defer-accept", "601"}, o).error.find("--defer-accept") != std::string::npos);
     BOOST_TEST(!parse({"--defer-accept", "-1"}, o).error.empty());
     BOOST_TEST(!parse({"--defer-accept", "1.5"}, o).error.empty());
