@@ -22,9 +22,9 @@ pipe_pair pipe_pool::acquire()
     // /proc/sys/fs/pipe-max-size, the kernel refuses; the pipe keeps its default size.
     (void)::fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(window_));
     const int granted = ::fcntl(fds[1], F_GETPIPE_SZ);
-    p.capacity = granted > 0 ? static_cast<std::uint32_t>(granted) : 0;
-    if (p.capacity == 0)
+    if (granted <= 0 || static_cast<std::size_t>(granted) < least_)
         return {};
+    p.capacity = static_cast<std::uint32_t>(granted);
     return p;
 }
 

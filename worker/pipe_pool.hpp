@@ -22,11 +22,16 @@ struct pipe_pair {
 
 class pipe_pool {
 public:
-    /// `window`: the capacity asked for each pipe (the kernel may grant less);
-    /// `keep`: how many empty pipes are kept for reuse.
-    explicit pipe_pool(std::size_t window, std::size_t keep) noexcept : window_(window), keep_(keep) {}
+    /// `window`: the capacity asked for each pipe (the kernel may grant less); `keep`: how
+    /// many empty pipes are kept for reuse; `least`: a smaller pipe is not worth splicing
+    /// through (past the user's pipe quota the kernel hands out 8 KiB pipes).
+    pipe_pool(std::size_t window, std::size_t keep, std::size_t least = 64 * 1024) noexcept
+        : window_(window), keep_(keep), least_(least)
+    {
+    }
 
-    /// An empty pipe from the pool or a new one; invalid (errno set) when none can be made.
+    /// An empty pipe from the pool or a new one of at least `least` bytes; invalid when
+    /// none can be had (descriptor limit, pipe quota): the caller reads the file instead.
     [[nodiscard]] pipe_pair acquire();
     /// Returns `p`; it is kept only if nothing is left in it and the pool has room.
     void release(pipe_pair p) noexcept;
@@ -36,6 +41,7 @@ public:
 private:
     std::size_t window_;
     std::size_t keep_;
+    std::size_t least_;
     std::vector<pipe_pair> idle_;
 };
 

@@ -29,6 +29,17 @@ BOOST_AUTO_TEST_CASE(acquired_pipe_is_nonblocking_and_carries_bytes)
     BOOST_TEST(::read(p.read_end.get(), got, sizeof got) == -1);
 }
 
+BOOST_AUTO_TEST_CASE(pipe_smaller_than_the_least_is_refused)
+{
+    // Asking for 4 KiB gets 4 KiB (the kernel shrinks on request): too small to be worth it.
+    pipe_pool small(4096, 4, 64 * 1024);
+    BOOST_TEST(!small.acquire().valid());
+    pipe_pool fine(4096, 4, 4096);
+    pipe_pair p = fine.acquire();
+    BOOST_REQUIRE(p.valid());
+    BOOST_TEST(p.capacity == 4096u);
+}
+
 BOOST_AUTO_TEST_CASE(empty_pipe_is_reused)
 {
     pipe_pool pool(64 * 1024, 4);
