@@ -17,6 +17,8 @@
 #include <cstddef>
 #include <cstring>
 #include <ctime>
+#include <string_view>
+#include <utility>
 
 #include "net/clock.hpp"
 #include "net/error.hpp"
@@ -663,9 +665,7 @@ void loop::pump_stream(connection& c, std::uint32_t index)
     if (b->length == 0 && !next_part(c, *b)) {
         // The closing delimiter of a multipart body is in `out`: the body is complete.
         c.session.stream_done();
-        if (c.pipe.valid())
-            pipes_.release(std::move(c.pipe));
-        c.pipe = {};
+        pipes_.release(std::exchange(c.pipe, {}));
         queue_flush(c, index);
         return;
     }
@@ -712,23 +712,33 @@ void loop::pump_stream(connection& c, std::uint32_t index)
     c.send_inflight = true;
 }
 
-// File read: the bytes landed at the tail of `out`; commit them and send. A whole small
-// file read in one go is kept in the cache entry, so later requests skip the read.
-void loop::on_file_read(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
+// A file read or splice completed with `res`: the body it feeds, or null when the
+// connection is closing or the step failed. A failure (the file shrank or broke under us)
+// closes the connection: the length promised in the head cannot be kept.
+file_body* loop::file_step_done(connection& c, std::uint32_t index, int res, std::string_view call)
 {
     c.read_inflight = false;
     file_body* b = c.session.stream();
     if (c.closing || !b) {
         finish_close_if_done(c, index);
-        return;
+        return nullptr;
     }
-    if (cqe.res <= 0) {
-        // The file shrank or failed under us: the promised length cannot be kept.
-        net::log::error("{}", net::sys_error("read", "static file", cqe.res < 0 ? -cqe.res : EIO));
+    if (res <= 0) {
+        net::log::error("{}", net::sys_error(call, "static file", res < 0 ? -res : EIO));
         begin_close(c, index, false);
         finish_close_if_done(c, index);
-        return;
+        return nullptr;
     }
+    return b;
+}
+
+// File read: the bytes landed at the tail of `out`; commit them and send. A whole small
+// file read in one go is kept in the cache entry, so later requests skip the read.
+void loop::on_file_read(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
+{
+    file_body* b = file_step_done(c, index, cqe.res, "read");
+    if (!b)
+        return;
     const auto got = static_cast<std::size_t>(cqe.res);
     open_file& f = *b->file;
     if (b->offset == 0 && got == f.size && f.size <= file_cache::small_max && !f.content_loaded) {
@@ -783,21 +793,11 @@ void loop::splice_from_file(connection& c, std::uint32_t index, file_body& b)
 
 void loop::on_file_splice(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
 {
-    c.read_inflight = false;
     if (cqe.res > 0)
-        c.piped += static_cast<std::uint32_t>(cqe.res);
-    file_body* b = c.session.stream();
-    if (c.closing || !b) {
-        finish_close_if_done(c, index);
+        c.piped += static_cast<std::uint32_t>(cqe.res); // in the pipe, whatever happens next
+    file_body* b = file_step_done(c, index, cqe.res, "splice");
+    if (!b)
         return;
-    }
-    if (cqe.res <= 0) {
-        // The file shrank or failed under us: the promised length cannot be kept.
-        net::log::error("{}", net::sys_error("splice", "static file", cqe.res < 0 ? -cqe.res : EIO));
-        begin_close(c, index, false);
-        finish_close_if_done(c, index);
-        return;
-    }
     const auto got = static_cast<std::uint32_t>(cqe.res);
     b->offset += got;
     b->length -= std::min<std::uint64_t>(b->length, got);
@@ -834,8 +834,7 @@ void loop::splice_to_socket(connection& c, std::uint32_t index)
         return;
     }
     c.session.stream_done();
-    pipes_.release(std::move(c.pipe));
-    c.pipe = {};
+    pipes_.release(std::exchange(c.pipe, {}));
     output_sent(c, index);
     finish_close_if_done(c, index);
 }
@@ -897,9 +896,7 @@ void loop::finish_close_if_done(connection& c, std::uint32_t index)
     io_uring_sqe_set_data64(sqe, ud(net::op::close, index));
     timers_.cancel(index);
     end_task(c);
-    if (c.pipe.valid())
-        pipes_.release(std::move(c.pipe));
-    c.pipe = {};
+    pipes_.release(std::exchange(c.pipe, {}));
     c.piped = 0;
     c.out.release();
     c.session = http_session{};

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipc/accept_share.hpp"
@@ -47,6 +48,7 @@ private:
     void on_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
     void on_file_read(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
     void on_file_splice(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
+    file_body* file_step_done(connection& c, std::uint32_t index, int res, std::string_view call);
     void on_send_ready(connection& c, std::uint32_t index, const io_uring_cqe& cqe);
     void on_signal(const io_uring_cqe& cqe);
     void on_channel(const io_uring_cqe& cqe);
