@@ -160,7 +160,6 @@ void static_handler::serve_file(const request_view& req, http::response_writer& 
         break;
     }
     std::uint64_t offset = 0, length = f.size;
-    unsigned status = 200;
     static_rules::range_result range;
     if (req.head.verb == http::method::get) {
         const std::string_view range_header = req.head.find("Range");
@@ -189,14 +188,12 @@ void static_handler::serve_file(const request_view& req, http::response_writer& 
         return;
     }
     if (range.kind == static_rules::range_kind::partial) {
-        status = 206;
         offset = range.range.first;
         length = range.range.last - range.range.first + 1;
         char buf[80];
         auto res = fmt::format_to_n(buf, sizeof buf, "bytes {}-{}/{}", range.range.first, range.range.last, f.size);
         w.header("Content-Range", {buf, res.size});
     }
-    (void)status;
     w.finish_head(length);
     if (req.head.verb == http::method::head || length == 0)
         return;
