@@ -367,20 +367,23 @@ def stop_wrk(proc):
         pass
 
 
-def established(port):
-    """Established loopback TCP connections whose local (server) port is `port`."""
-    n = 0
+def tcp_sockets():
+    """(local port, remote port, state, rx_queue) of every TCP socket in /proc/net/tcp{,6}."""
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as f:
                 next(f)
-                for line in f:
-                    fields = line.split()
-                    if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                        n += 1
+                rows = [line.split() for line in f]
         except OSError:
             continue
-    return n
+        for fields in rows:
+            yield (int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16), fields[3],
+                   int(fields[4].split(":")[1], 16))
+
+
+def established(port):
+    """Established loopback TCP connections whose local (server) port is `port`."""
+    return sum(1 for local, _, state, _ in tcp_sockets() if state == "01" and local == port)
 
 
 def session_pids(sid):

@@ -16,6 +16,13 @@ PLAIN = b"Hello, World!"
 REQUEST = b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
+def assert_answered(test, conns):
+    """The next response on every connection is 200 with the plaintext body."""
+    for i, c in enumerate(conns):
+        status, _, body = c.response()
+        test.assertEqual((status, body), (200, PLAIN), f"connection {i}")
+
+
 class AcceptSpread(unittest.TestCase):
     def start(self, mode):
         s = rftest.Server("--demo", "--accept", mode, workers=2)
@@ -44,6 +51,14 @@ class AcceptSpread(unittest.TestCase):
             return d if sum(d.values()) == expected else None
         return rftest.wait_until(settled, 5, what=f"{expected} connections held by the workers")
 
+    def assert_spread(self, s, base, mode, n, least, label):
+        """Each worker holds at least `least` of the n connections."""
+        d = self.spread(s, base, n)
+        print(f"\n  {mode}, {label} per worker: {sorted(d.values())}", flush=True)
+        for p, k in d.items():
+            self.assertGreaterEqual(k, least, f"{mode}: worker {p} holds {k} of {n} connections: {d}")
+
+
     def concurrent(self, mode, n=40, least=4):
         s, base = self.start(mode)
         opened = self.conns()
@@ -51,13 +66,8 @@ class AcceptSpread(unittest.TestCase):
             opened.append(rftest.Conn(s.port))
         for c in opened:
             c.send(REQUEST)
-        for i, c in enumerate(opened):
-            status, h, body = c.response()
-            self.assertEqual((status, body), (200, PLAIN), f"connection {i}")
-        d = self.spread(s, base, n)
-        print(f"\n  {mode}, {n} concurrent connections per worker: {sorted(d.values())}", flush=True)
-        for p, k in d.items():
-            self.assertGreaterEqual(k, least, f"{mode}: worker {p} holds {k} of {n} connections: {d}")
+        assert_answered(self, opened)
+        self.assert_spread(s, base, mode, n, least, f"{n} concurrent connections")
 
     def sequential(self, mode, n=100, least=10):
         s, base = self.start(mode)
@@ -68,10 +78,7 @@ class AcceptSpread(unittest.TestCase):
             c.send(REQUEST)
             status, h, body = c.response()
             self.assertEqual((status, body), (200, PLAIN), f"connection {i}")
-        d = self.spread(s, base, n)
-        print(f"\n  {mode}, {n} sequential connections per worker: {sorted(d.values())}", flush=True)
-        for p, k in d.items():
-            self.assertGreaterEqual(k, least, f"{mode}: worker {p} holds {k} of {n} connections: {d}")
+        self.assert_spread(s, base, mode, n, least, f"{n} sequential connections")
         # Every kept connection is still served.
         for i, c in enumerate(opened):
             c.send(REQUEST)
@@ -93,13 +100,8 @@ class AcceptSpread(unittest.TestCase):
         finally:
             for p in base:
                 os.kill(p, signal.SIGCONT)
-        for i, c in enumerate(opened):
-            status, h, body = c.response()
-            self.assertEqual((status, body), (200, PLAIN), f"connection {i}")
-        d = self.spread(s, base, n)
-        print(f"\n  {mode}, backlog of {n} per worker: {sorted(d.values())}", flush=True)
-        for p, k in d.items():
-            self.assertGreaterEqual(k, least, f"{mode}: worker {p} holds {k} of {n} connections: {d}")
+        assert_answered(self, opened)
+        self.assert_spread(s, base, mode, n, least, f"backlog of {n}")
 
     def test_reuseport_backlog_burst(self):
         self.backlog_burst("reuseport")
@@ -200,9 +202,7 @@ class DeferAccept(unittest.TestCase):
         s.wait_log(r"scale: 1 worker\b", 5)
         for c in conns:
             c.send(REQUEST)
-        for i, c in enumerate(conns):
-            status, _, body = c.response()
-            self.assertEqual((status, body), (200, PLAIN), f"connection {i}")
+        assert_answered(self, conns)
 
     def test_reload_applies_a_changed_value(self):
         tmp = tempfile.TemporaryDirectory(prefix="rf-defer-")

@@ -111,8 +111,9 @@ class StaticCase(unittest.TestCase):
         self.assertTrue(closed, f"{method} {path}: connection not closed within {timeout}s (got {data[:200]!r})")
         return data
 
-    def io_descriptors(self):
-        """Sockets and pipes the workers hold (open files are the cache's business)."""
+    def io_descriptors(self, kinds=("socket", "pipe")):
+        """Sockets and pipes (or only `kinds`) the workers hold; open files are the cache's business."""
+        prefixes = tuple(k + ":" for k in kinds)
         n = 0
         for w in self.server.workers():
             for fd in os.listdir(f"/proc/{w}/fd"):
@@ -120,7 +121,7 @@ class StaticCase(unittest.TestCase):
                     target = os.readlink(f"/proc/{w}/fd/{fd}")
                 except OSError:
                     continue
-                n += target.startswith(("socket:", "pipe:"))
+                n += target.startswith(prefixes)
         return n
 
     def assert_multipart(self, h, body, data, ranges, ctype="text/plain; charset=utf-8"):
@@ -895,19 +896,10 @@ class StaticLargeFile(StaticCase):
         # 120 clients, 16 at a time: pipelined whole-file, multipart and small requests,
         # each reading a random amount, then closing or resetting. The workers must stay up
         # and end with no socket or pipe left behind (a sanitizer build checks the rest).
-        def kinds():
-            n = {"socket": 0, "pipe": 0}
-            for w in self.server.workers():
-                for fd in os.listdir(f"/proc/{w}/fd"):
-                    try:
-                        kind = os.readlink(f"/proc/{w}/fd/{fd}").split(":", 1)[0]
-                    except OSError:
-                        continue
-                    if kind in n:
-                        n[kind] += 1
-            return n
+        def sockets():
+            return self.io_descriptors(("socket",))
 
-        sockets_before = kinds()["socket"]
+        sockets_before = sockets()
 
         def client(seed):
             r = random.Random(seed)
@@ -944,10 +936,10 @@ class StaticLargeFile(StaticCase):
 
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             list(pool.map(client, range(120)))
-        rftest.wait_until(lambda: kinds()["socket"] <= sockets_before, 10,
-                          what=f"every client connection closed (sockets {kinds()['socket']} vs {sockets_before})")
+        rftest.wait_until(lambda: sockets() <= sockets_before, 10,
+                          what=f"every client connection closed (sockets {sockets()} vs {sockets_before})")
         # Only empty pipes kept for reuse remain: at most 64 per worker, two descriptors each.
-        self.assertLessEqual(kinds()["pipe"], 2 * 64 * len(self.start_workers))
+        self.assertLessEqual(self.io_descriptors(("pipe",)), 2 * 64 * len(self.start_workers))
         status, _, body = self.fetch("GET", "/small.txt")
         self.assertEqual((status, body), (200, SMALL))
         self.assertSameWorkers()

@@ -58,18 +58,9 @@ class Load(threading.Thread):
 
 def tcp_rx_queue(server_port, client_port):
     """rx_queue of the server side of one loopback TCP connection, or None if not listed."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    fields = line.split()
-                    local, remote = fields[1], fields[2]
-                    if int(local.rsplit(":", 1)[1], 16) == server_port and \
-                            int(remote.rsplit(":", 1)[1], 16) == client_port:
-                        return int(fields[4].split(":")[1], 16)
-        except OSError:
-            continue
+    for local, remote, _, rx in rftest.tcp_sockets():
+        if local == server_port and remote == client_port:
+            return rx
     return None
 
 
