@@ -760,6 +760,18 @@ class StaticLargeFile(StaticCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         return int(p.stdout.strip()[-3:])
 
+    def start_curls(self, argvs):
+        """One background `curl -s` per argument list, killed at cleanup if still running."""
+        procs = [subprocess.Popen(["curl", "-s", *argv]) for argv in argvs]
+
+        def stop():
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+        self.addCleanup(stop)
+        return procs
+
     def test_download_whole(self):
         out = self.out("whole.bin")
         self.assertEqual(self.curl("-o", out, self.url("/big.bin")), 200)
@@ -799,15 +811,7 @@ class StaticLargeFile(StaticCase):
 
     def test_concurrent_downloads_do_not_block(self):
         outs = [self.out(f"conc{i}.bin") for i in range(2)]
-        procs = [subprocess.Popen(["curl", "-s", "--limit-rate", "60M", "-o", o, self.url("/big.bin")])
-                 for o in outs]
-
-        def stop():
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                p.wait()
-        self.addCleanup(stop)
+        procs = self.start_curls([["--limit-rate", "60M", "-o", o, self.url("/big.bin")] for o in outs])
         rftest.wait_until(lambda: all(os.path.exists(o) and os.path.getsize(o) > (8 << 20) for o in outs),
                           10, what="both downloads under way")
         for _ in range(3):
@@ -866,15 +870,8 @@ class StaticLargeFile(StaticCase):
             os.close(fd)
         span = 4 << 20
         outs = [self.out(f"cold{i}.bin") for i in range(48)]
-        procs = [subprocess.Popen(["curl", "-s", "-r", f"{i * span}-{(i + 1) * span - 1}", "-o", o,
-                                   self.url("/big.bin")]) for i, o in enumerate(outs)]
-
-        def stop():
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                p.wait()
-        self.addCleanup(stop)
+        procs = self.start_curls([["-r", f"{i * span}-{(i + 1) * span - 1}", "-o", o, self.url("/big.bin")]
+                                  for i, o in enumerate(outs)])
         most = 0
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and any(p.poll() is None for p in procs):
