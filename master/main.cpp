@@ -6,9 +6,9 @@
 
 #include <fmt/format.h>
 
-#include "master/ctl.hpp"
-#include "master/master.hpp"
-#include "master/options.hpp"
+#include "master/ctl/ctl.hpp"
+#include "master/supervise/supervisor.hpp"
+#include "master/config/options.hpp"
 
 int main(int argc, char** argv)
 {
@@ -35,5 +35,5 @@ int main(int argc, char** argv)
         fmt::print("ringfork: configuration {} is valid\n", opts.config_path.empty() ? "(flags only)" : opts.config_path);
         return 0;
     }
-    return master(std::move(opts), std::vector<std::string>(argv, argv + argc)).run();
+    return supervisor(std::move(opts), std::vector<std::string>(argv, argv + argc)).run();
 }

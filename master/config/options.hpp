@@ -1,0 +1,55 @@
+// Command-line options: parsing, defaults and the help text.
+// Owns turning argv into settings; leaves acting on them to the master.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ipc/worker_start.hpp"
+#include "master/tasks/task_runner.hpp"
+#include "net/address.hpp"
+
+namespace ringfork::master {
+
+enum class accept_mode { reuseport, shared };
+
+struct options {
+    std::vector<net::address> listen;   ///< Default: 127.0.0.1:8080.
+    unsigned workers = 0;               ///< 0 means auto.
+    accept_mode accept = accept_mode::reuseport;
+    unsigned defer_accept_s = 1;        ///< --defer-accept: TCP_DEFER_ACCEPT on the listeners; 0: off.
+    std::string pid_file;
+    double shutdown_timeout_s = 30;     ///< Drain budget before SIGKILL.
+    std::string control_path;           ///< --control: the control socket; empty: none.
+    std::vector<net::address> admin;    ///< --admin: at most one admin HTTP listener.
+    bool admin_public = false;          ///< --admin-public: allow a non-loopback admin address.
+    ipc::worker_settings worker;
+    std::string config_path;            ///< --config: TOML file re-read on HUP.
+    unsigned rolling_batch = 1;         ///< --rolling-batch: slots restarted at once on reload.
+    double worker_timeout_s = 30;       ///< --worker-timeout: heartbeat silence before SIGABRT.
+    task_pool_settings tasks;           ///< --task and --task-*: the task pool (off without tasks).
+    bool content = false;               ///< A content option (--demo, --root) was given.
+};
+
+enum class action { serve, help, version, check };
+
+struct parse_outcome {
+    action what = action::serve;
+    std::string error; ///< Non-empty: one line saying which option is wrong and why.
+};
+
+/// Parses argv after the program name. "--flag value" and "--flag=value" are both
+/// accepted. With no content option (--demo, --root) the embedded default is served:
+/// the demo routes plus a welcome page at "/".
+[[nodiscard]] parse_outcome parse_options(std::span<const char* const> args, options& out);
+
+/// parse_options with the config file: the file named by --config is read first and the
+/// command line applied over it (a --listen on the command line replaces the file's).
+/// Used at start and again on every reload, with the same arguments.
+[[nodiscard]] parse_outcome load_options(std::span<const char* const> args, options& out);
+
+/// The --help text.
+[[nodiscard]] std::string usage();
+
+} // namespace ringfork::master

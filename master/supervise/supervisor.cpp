@@ -1,0 +1,599 @@
+// The master process.
+//
+// Its loop is a flat list: wait in poll() on the signalfd and every worker channel, then
+// act on what is pending: signals, child exits, channel messages, due respawns, the stop
+// deadline. Signal handlers do not exist here: signalfd turns signals into reads.
+#include "master/supervise/supervisor.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <span>
+
+#include "master/config/cpu_count.hpp"
+#include "master/config/root_check.hpp"
+#include "net/clock.hpp"
+#include "net/error.hpp"
+#include "net/log.hpp"
+#include "net/socket.hpp"
+
+namespace ringfork::master {
+
+namespace {
+
+
+std::string describe_exit(int status)
+{
+    if (WIFEXITED(status))
+        return fmt::format("exit code {}", WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return fmt::format("signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    return fmt::format("status {}", status);
+}
+
+sigset_t handled_signals()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD, SIGTTIN, SIGTTOU, SIGWINCH})
+        sigaddset(&set, s);
+    return set;
+}
+
+} // namespace
+
+void close_fds_except(std::vector<int> keep) noexcept
+{
+    std::sort(keep.begin(), keep.end());
+    unsigned from = 3;
+    for (int fd : keep) {
+        if (fd < 3)
+            continue;
+        if (unsigned(fd) > from)
+            close_range(from, unsigned(fd) - 1, 0);
+        from = unsigned(fd) + 1;
+    }
+    close_range(from, ~0u, 0);
+}
+
+supervisor::supervisor(options opts, std::vector<std::string> argv) : opts_(std::move(opts)), argv_(std::move(argv))
+{
+    // The path is read now: after the binary on disk is replaced, /proc/self/exe names the
+    // old, deleted file, while the path itself names the new one (what USR2 must run).
+    char buf[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0)
+        exe_path_.assign(buf, static_cast<std::size_t>(n));
+}
+
+bool supervisor::bind_listeners(std::string& error)
+{
+    const unsigned n = static_cast<unsigned>(slots_.size());
+    for (net::address& addr : opts_.listen) {
+        // Port 0 and "address in use" are settled by one plain bind first: it fails if
+        // anyone holds the address, even another SO_REUSEPORT group, and picks the port.
+        {
+            net::listen_options plain;
+            plain.reuseport = false;
+            net::unique_fd probe = net::make_listener(addr, plain, error);
+            if (!probe)
+                return false;
+            if (addr.port() == 0)
+                addr = *net::local_address(probe.get());
+        }
+        if (opts_.accept == accept_mode::shared) {
+            net::listen_options shared;
+            shared.reuseport = false;
+            net::unique_fd fd = net::make_listener(addr, shared, error);
+            if (!fd)
+                return false;
+            shared_listeners_.push_back(std::move(fd));
+        } else {
+            for (unsigned i = 0; i < n; ++i) {
+                net::unique_fd fd = net::make_listener(addr, {}, error);
+                if (!fd)
+                    return false;
+                slots_[i].listeners.push_back(std::move(fd));
+            }
+        }
+    }
+    return true;
+}
+
+void supervisor::tune_listeners()
+{
+    std::string error;
+    auto tune = [&](const net::unique_fd& fd) {
+        if (!net::set_defer_accept(fd.get(), opts_.defer_accept_s, error))
+            net::log::warn("{}", error); // connections are then accepted at once: slower, not wrong
+    };
+    for (const auto& fd : shared_listeners_)
+        tune(fd);
+    for (const auto& s : slots_)
+        for (const auto& fd : s.listeners)
+            tune(fd);
+}
+
+int supervisor::run()
+{
+    net::log::set_role("master");
+    started_ms_ = net::monotonic_ms();
+    const unsigned count = opts_.workers ? opts_.workers : auto_workers();
+    slots_.resize(count);
+
+    // Connections are descriptors: take the whole hard limit, as every busy server must.
+    if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            net::log::warn("{}", net::sys_error("setrlimit(RLIMIT_NOFILE)", std::to_string(rl.rlim_max), errno));
+    }
+    sigset_t set = handled_signals();
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+    signal_fd_.reset(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signal_fd_) {
+        net::log::error("{}", net::sys_error("signalfd", "master", errno));
+        return 1;
+    }
+    std::string error;
+    if (!opts_.worker.access_log.empty()) {
+        const net::unique_fd log(::open(opts_.worker.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+        if (!log) {
+            net::log::error("{}", net::sys_error("open --access-log", opts_.worker.access_log, errno));
+            return 1;
+        }
+    }
+    if (!opts_.worker.root.empty() && !check_root(opts_.worker.root, error)) {
+        net::log::error("{}", error);
+        return 1;
+    }
+    const bool inherited = std::getenv("RINGFORK_UPGRADE") != nullptr;
+    if (!inherited && adopt_activated_listeners()) {
+        // listeners came from the service manager
+    } else if (!(inherited ? inherit_listeners(error) : bind_listeners(error))) {
+        net::log::error("{}", error);
+        return 1;
+    }
+    tune_listeners();
+    if (opts_.accept == accept_mode::shared && !(share_ = ipc::accept_share::create())) {
+        net::log::error("{}", net::sys_error("mmap", "accept share table", errno));
+        return 1;
+    }
+    if (!open_control_and_admin())
+        return 1;
+    if (!opts_.tasks.tasks.empty()) {
+        pool_ = std::make_unique<task_pool>(opts_.tasks);
+        if (!pool_->open(error)) {
+            net::log::error("task pool: {}", error);
+            return 1;
+        }
+        opts_.worker.task_pool = pool_->address();
+        pool_->start(net::monotonic_ms());
+    }
+    if (!inherited)
+        write_pid_file(); // an upgraded master writes it once its workers are ready
+    target_workers_ = count;
+    std::string where;
+    for (const auto& a : opts_.listen)
+        where += (where.empty() ? "" : ", ") + a.to_string();
+    net::log::info("listening on {} with {} workers ({} accept), version {}", where, count,
+                   opts_.accept == accept_mode::shared ? "shared" : "reuseport", RINGFORK_VERSION);
+    for (unsigned i = 0; i < count; ++i)
+        if (!spawn(i))
+            return 1;
+
+    std::vector<pollfd> fds;
+    for (;;) {
+        if (stopping_ && workers_.empty() && (!pool_ || pool_->empty()))
+            break;
+        fds.clear();
+        fds.push_back({signal_fd_.get(), POLLIN, 0});
+        for (const worker_proc& w : workers_)
+            fds.push_back({w.channel.get(), POLLIN, 0});
+        const std::size_t channels_end = fds.size();
+        if (pool_)
+            for (int fd : pool_->poll_fds())
+                fds.push_back({fd, POLLIN, 0});
+        fds.push_back({successor_fd_.get(), POLLIN, 0});
+        fds.push_back({predecessor_fd_.get(), POLLIN, 0});
+        const std::size_t others_end = fds.size();
+        control_.add_pollfds(fds);
+        const std::size_t control_end = fds.size();
+        admin_.add_pollfds(fds);
+        (void)others_end;
+        const int rc = ::poll(fds.data(), fds.size(), poll_timeout_ms());
+        if (rc < 0 && errno != EINTR) {
+            net::log::error("{}", net::sys_error("poll", "master loop", errno));
+            continue;
+        }
+        // Channels first, so a worker's final snapshot is read before its exit is reaped.
+        for (std::size_t i = 1; i < channels_end; ++i)
+            if (fds[i].revents)
+                for (worker_proc& w : workers_)
+                    if (w.channel.get() == fds[i].fd)
+                        read_channel(w);
+        for (std::size_t i = channels_end; i < others_end; ++i) {
+            if (!fds[i].revents || fds[i].fd < 0)
+                continue;
+            if (fds[i].fd == successor_fd_.get())
+                on_successor_message();
+            else if (fds[i].fd == predecessor_fd_.get())
+                on_predecessor_message();
+            else if (pool_)
+                pool_->on_readable(fds[i].fd);
+        }
+        if (fds[0].revents & POLLIN)
+            on_signal();
+
+        const std::uint64_t now = net::monotonic_ms();
+        const std::span<const pollfd> polled(fds);
+        control_.handle(polled.subspan(others_end, control_end - others_end), now);
+        admin_.handle(polled.subspan(control_end), now);
+        check_deadlines(now);
+    }
+    if (handed_over_)
+        control_.release(); // the successor serves the same socket file now
+    control_.close();
+    admin_.close();
+    remove_pid_file();
+    if (successor_fd_)
+        send_handover(successor_fd_.get(), 1); // final totals for the successor
+    net::log::info("stopped after {:.1f} s", static_cast<double>(net::monotonic_ms() - started_ms_) / 1000.0);
+    return 0;
+}
+
+bool supervisor::spawn(unsigned index)
+{
+    slot& s = slots_[index];
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        net::log::error("{}", net::sys_error("socketpair", fmt::format("slot {}", index), errno));
+        return false;
+    }
+    const std::uint32_t generation = ++s.generation;
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) {
+        net::log::error("{}", net::sys_error("fork", fmt::format("slot {}", index), errno));
+        ::close(sv[0]);
+        ::close(sv[1]);
+        return false;
+    }
+    if (pid == 0) {
+        // The child keeps only its channel end and its listeners, runs the worker and
+        // _exits: it never returns into the master's code or unwinds its stack.
+        ipc::worker_start start;
+        start.slot = index;
+        start.generation = generation;
+        start.master_pid = parent;
+        start.channel_fd = sv[1];
+        start.share = share_;
+        start.settings = &opts_.worker;
+        const auto& ls = opts_.accept == accept_mode::shared ? shared_listeners_ : s.listeners;
+        for (const auto& fd : ls)
+            start.listen_fds.push_back(fd.get());
+        std::vector<int> keep = start.listen_fds;
+        keep.push_back(sv[1]);
+        close_fds_except(keep);
+        // Signals stay blocked: the worker reads them from its own signalfd.
+        _exit(ipc::run_worker(start));
+    }
+    ::close(sv[1]);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    worker_proc w;
+    w.pid = pid;
+    w.slot = index;
+    w.generation = generation;
+    w.channel.reset(sv[0]);
+    w.started_ms = net::monotonic_ms();
+    workers_.push_back(std::move(w));
+    return true;
+}
+
+void supervisor::read_channel(worker_proc& w)
+{
+    ipc::message m;
+    for (;;) {
+        const int rc = ipc::recv_message(w.channel.get(), m);
+        if (rc <= 0) {
+            if (rc != -EAGAIN && rc != 0 && rc != -EPROTO)
+                net::log::warn("{}", net::sys_error("recv", fmt::format("channel of worker {}", w.slot), -rc));
+            return;
+        }
+        w.last = m.stats;
+        w.last_seen_ms = net::monotonic_ms();
+        switch (m.type) {
+        case ipc::msg_type::ready:
+            if (w.state == worker_state::starting) {
+                w.state = worker_state::ready;
+                on_worker_ready(w);
+            }
+            if (!announced_ready_ &&
+                std::count_if(workers_.begin(), workers_.end(),
+                              [](const worker_proc& x) { return x.state == worker_state::ready; }) ==
+                    static_cast<long>(slots_.size())) {
+                announced_ready_ = true;
+                announce_ready();
+            }
+            break;
+        case ipc::msg_type::drained:
+        case ipc::msg_type::stats:
+        case ipc::msg_type::heartbeat:
+        default:
+            break;
+        }
+    }
+}
+
+void supervisor::on_signal()
+{
+    signalfd_siginfo si;
+    while (::read(signal_fd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        switch (si.ssi_signo) {
+        case SIGCHLD:
+            reap();
+            break;
+        case SIGTERM:
+        case SIGQUIT:
+            net::log::info("{}: graceful stop", strsignal(int(si.ssi_signo)));
+            begin_stop(true);
+            break;
+        case SIGINT:
+            if (fast_stop_) {
+                net::log::info("second SIGINT: killing workers");
+                for (const worker_proc& w : workers_)
+                    ::kill(w.pid, SIGKILL);
+            } else {
+                net::log::info("SIGINT: fast stop");
+                begin_stop(false);
+            }
+            break;
+        case SIGHUP:
+            start_reload();
+            break;
+        case SIGUSR2:
+            start_upgrade();
+            break;
+        case SIGUSR1:
+            forward_reopen_logs();
+            break;
+        case SIGTTIN:
+            scale_to(target_workers_ + 1);
+            break;
+        case SIGTTOU:
+            scale_to(target_workers_ > 1 ? target_workers_ - 1 : 1);
+            break;
+        default:
+            net::log::info("{} ignored", strsignal(int(si.ssi_signo)));
+            break;
+        }
+    }
+}
+
+void supervisor::reap()
+{
+    int status = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pool_ && pool_->on_exit(pid, status, net::monotonic_ms()))
+            continue;
+        if (pid == successor_) {
+            net::log::error("upgrade failed: new master {} ended with {}; still serving", pid, describe_exit(status));
+            successor_ = 0;
+            successor_fd_.reset();
+            handed_over_ = false;
+            continue;
+        }
+        auto it = std::find_if(workers_.begin(), workers_.end(), [pid](const worker_proc& w) { return w.pid == pid; });
+        if (it == workers_.end())
+            continue;
+        read_channel(*it);
+        bank_stats(*it);
+        const unsigned index = it->slot;
+        const std::uint64_t uptime = net::monotonic_ms() - it->started_ms;
+        const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        const bool was_draining = it->state == worker_state::draining;
+        const bool was_starting = it->state == worker_state::starting;
+        workers_.erase(it);
+        slot& s = slots_[index];
+        if (stopping_) {
+            if (!clean)
+                net::log::warn("worker {} (pid {}) ended with {} while stopping", index, pid, describe_exit(status));
+            continue;
+        }
+        if (was_draining) {
+            // Replaced or retired on purpose: nothing to refill.
+            if (!clean)
+                net::log::warn("worker {} (pid {}) ended with {} while draining", index, pid, describe_exit(status));
+            if (s.retiring && !slot_has_server(index, 0))
+                on_slot_retired(index);
+            continue;
+        }
+        s.last_exit = describe_exit(status);
+        if (was_starting && std::find(rolling_active_.begin(), rolling_active_.end(), index) != rolling_active_.end())
+            on_rolling_failure(index);
+        if (slot_has_server(index, pid)) {
+            net::log::warn("worker {} (pid {}) ended with {}; the slot's other worker keeps serving", index, pid,
+                           s.last_exit);
+            continue;
+        }
+        const std::uint64_t delay = s.respawn.next_delay(uptime);
+        ++s.restarts;
+        ++respawns_;
+        net::log::warn("worker {} (pid {}) ended with {} after {:.1f} s; refilling slot in {} ms", index, pid,
+                       s.last_exit, static_cast<double>(uptime) / 1000.0, delay);
+        if (delay == 0) {
+            if (!spawn(index))
+                s.respawn_at_ms = net::monotonic_ms() + backoff::max_ms;
+        } else {
+            s.respawn_at_ms = net::monotonic_ms() + delay;
+        }
+    }
+}
+
+void supervisor::bank_stats(worker_proc& w)
+{
+    // Counters survive their worker: the last snapshot joins the retired sum; gauges do not.
+    ipc::worker_stats last = w.last;
+    last.connections_open = 0;
+    exited_totals_.merge(last);
+}
+
+void supervisor::begin_stop(bool graceful)
+{
+    const std::uint64_t now = net::monotonic_ms();
+    if (!stopping_) {
+        stopping_ = true;
+        notify("STOPPING=1");
+        for (auto& s : slots_)
+            s.respawn_at_ms = 0;
+        rolling_queue_.clear();
+        rolling_active_.clear();
+        if (successor_ && !handed_over_) {
+            net::log::warn("stopping during an upgrade: stopping the new master {} too", successor_);
+            ::kill(successor_, SIGTERM);
+        }
+    }
+    if (graceful && !fast_stop_) {
+        for (worker_proc& w : workers_)
+            drain(w);
+        if (pool_)
+            pool_->stop(true);
+        kill_at_ms_ = now + static_cast<std::uint64_t>(opts_.shutdown_timeout_s * 1000);
+    } else {
+        fast_stop_ = true;
+        for (const worker_proc& w : workers_)
+            ::kill(w.pid, SIGINT);
+        if (pool_)
+            pool_->stop(false);
+        kill_at_ms_ = now + 1000;
+    }
+}
+
+void supervisor::drain(worker_proc& w, ipc::msg_type how)
+{
+    if (w.state == worker_state::draining)
+        return;
+    w.state = worker_state::draining;
+    w.drain_deadline_ms = net::monotonic_ms() + static_cast<std::uint64_t>(opts_.shutdown_timeout_s * 1000);
+    ipc::message m;
+    m.type = how;
+    m.slot = w.slot;
+    m.generation = w.generation;
+    if (ipc::send_message(w.channel.get(), m) != 0)
+        ::kill(w.pid, SIGTERM); // the worker reads TERM as a drain too
+}
+
+bool supervisor::slot_has_server(unsigned index, pid_t except) const
+{
+    return std::any_of(workers_.begin(), workers_.end(), [&](const worker_proc& w) {
+        return w.slot == index && w.pid != except && w.state != worker_state::draining;
+    });
+}
+
+void supervisor::forward_reopen_logs()
+{
+    net::log::info("reopening logs");
+    ipc::message m;
+    m.type = ipc::msg_type::reopen_logs;
+    for (const worker_proc& w : workers_)
+        (void)ipc::send_message(w.channel.get(), m);
+}
+
+// Every timed rule of the master, checked once per loop turn.
+void supervisor::check_deadlines(std::uint64_t now)
+{
+    if (stopping_ && kill_at_ms_ && now >= kill_at_ms_) {
+        for (const worker_proc& w : workers_) {
+            net::log::warn("worker {} (pid {}) still running at the stop deadline: SIGKILL", w.slot, w.pid);
+            ::kill(w.pid, SIGKILL);
+        }
+        if (pool_)
+            pool_->kill_all();
+        kill_at_ms_ = 0;
+    }
+    for (const worker_proc& w : workers_)
+        if (!stopping_ && w.state == worker_state::draining && w.drain_deadline_ms && now >= w.drain_deadline_ms) {
+            net::log::warn("worker {} (pid {}) still draining at the shutdown timeout: SIGKILL", w.slot, w.pid);
+            ::kill(w.pid, SIGKILL);
+        }
+    if (!stopping_) {
+        for (unsigned i = 0; i < slots_.size(); ++i)
+            if (slots_[i].respawn_at_ms && now >= slots_[i].respawn_at_ms) {
+                slots_[i].respawn_at_ms = 0;
+                if (!slot_has_server(i, 0) && !slots_[i].retiring && !spawn(i))
+                    slots_[i].respawn_at_ms = now + backoff::max_ms;
+            }
+        if (pool_)
+            (void)pool_->tick(now);
+        check_watchdog(now);
+    }
+    if (successor_ && !handed_over_ && successor_deadline_ms_ && now >= successor_deadline_ms_) {
+        net::log::error("upgrade failed: new master {} not ready in time; stopping it, still serving", successor_);
+        ::kill(successor_, SIGTERM);
+        successor_deadline_ms_ = 0;
+    }
+    if (successor_fd_ && now >= next_handover_ms_) {
+        send_handover(successor_fd_.get(), 1);
+        next_handover_ms_ = now + 250;
+    }
+}
+
+int supervisor::poll_timeout_ms() const
+{
+    const std::uint64_t now = net::monotonic_ms();
+    std::uint64_t next = ~0ull;
+    for (const auto& s : slots_)
+        if (s.respawn_at_ms)
+            next = std::min(next, s.respawn_at_ms);
+    if (kill_at_ms_)
+        next = std::min(next, kill_at_ms_);
+    if (successor_ || !workers_.empty())
+        next = std::min(next, now + 250); // watchdog, drain deadlines, handover snapshots
+    for (std::uint64_t d : {control_.next_deadline_ms(), admin_.next_deadline_ms()})
+        if (d)
+            next = std::min(next, d);
+    if (next == ~0ull)
+        return -1;
+    return next <= now ? 0 : static_cast<int>(std::min<std::uint64_t>(next - now, 60'000));
+}
+
+void supervisor::write_pid_file()
+{
+    if (opts_.pid_file.empty())
+        return;
+    const std::string tmp = opts_.pid_file + ".tmp";
+    {
+        std::ofstream f(tmp, std::ios::trunc);
+        f << getpid() << '\n';
+        if (!f) {
+            net::log::error("{}", net::sys_error("write", tmp, errno));
+            return;
+        }
+    }
+    if (::rename(tmp.c_str(), opts_.pid_file.c_str()) != 0)
+        net::log::error("{}", net::sys_error("rename", opts_.pid_file, errno));
+}
+
+void supervisor::remove_pid_file()
+{
+    if (opts_.pid_file.empty())
+        return;
+    std::ifstream f(opts_.pid_file);
+    long pid = 0;
+    if (f >> pid && pid == getpid())
+        ::unlink(opts_.pid_file.c_str());
+}
+
+} // namespace ringfork::master

@@ -1,0 +1,146 @@
+// Control socket: command dispatch, the socket file's mode and takeover rules, a whole
+// request through ctl's client, and the new command-line flags.
+#include <boost/test/unit_test.hpp>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <cstring>
+
+#include "master/admin/control.hpp"
+#include "master/ctl/ctl.hpp"
+#include "master/config/options.hpp"
+
+using namespace ringfork::master;
+
+namespace {
+
+std::string temp_socket_path(const char* name)
+{
+    return fmt::format("/tmp/rf-test-{}-{}.sock", name, getpid());
+}
+
+/// Drives the server's poll loop until `done` or about two seconds pass.
+void drive(control_server& s, const std::atomic<bool>& done)
+{
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    std::uint64_t now = 1000;
+    while (!done && std::chrono::steady_clock::now() < until) {
+        std::vector<pollfd> fds;
+        s.add_pollfds(fds);
+        ::poll(fds.data(), fds.size(), 20);
+        s.handle(fds, now += 20);
+    }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(control_socket)
+
+BOOST_AUTO_TEST_CASE(dispatch_splits_command_and_argument)
+{
+    control_server s;
+    s.add("scale", [](std::string_view arg) { return control_reply{true, "n=" + std::string(arg)}; });
+    s.add("stop", [](std::string_view) { return control_reply{true, "old"}; });
+    s.add("stop", [](std::string_view) { return control_reply{true, "new"}; });
+    BOOST_TEST(s.dispatch("scale  4\r").body == "n=4");
+    BOOST_TEST(s.dispatch("stop").body == "new");
+    const control_reply r = s.dispatch("nope");
+    BOOST_TEST(!r.ok);
+    BOOST_TEST(r.body.find("unknown command 'nope'") != std::string::npos);
+    BOOST_TEST(r.body.find("scale, stop") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(socket_file_mode_takeover_and_removal)
+{
+    const std::string path = temp_socket_path("mode");
+    ::unlink(path.c_str());
+    std::string error;
+    {
+        control_server a;
+        BOOST_REQUIRE_MESSAGE(a.open(path, error), error);
+        struct stat st{};
+        BOOST_REQUIRE(::lstat(path.c_str(), &st) == 0);
+        BOOST_TEST((st.st_mode & 0777) == 0600u);
+        control_server b; // a live server answers: refused, and the file stays
+        BOOST_TEST(!b.open(path, error));
+        BOOST_TEST(error.find("a running server answers") != std::string::npos);
+        BOOST_TEST(::access(path.c_str(), F_OK) == 0);
+    }
+    BOOST_TEST(::access(path.c_str(), F_OK) != 0); // removed on close
+
+    // A stale socket (nobody listening) is replaced.
+    {
+        int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        std::memcpy(sa.sun_path, path.data(), path.size());
+        BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+        ::close(fd);
+        control_server c;
+        BOOST_TEST(c.open(path, error), error);
+    }
+    // A regular file is never replaced.
+    std::ofstream(path) << "precious";
+    control_server d;
+    BOOST_TEST(!d.open(path, error));
+    BOOST_TEST(error.find("not a socket") != std::string::npos);
+    ::unlink(path.c_str());
+}
+
+BOOST_AUTO_TEST_CASE(request_through_the_client)
+{
+    const std::string path = temp_socket_path("client");
+    ::unlink(path.c_str());
+    control_server s;
+    std::string error;
+    BOOST_REQUIRE_MESSAGE(s.open(path, error), error);
+    s.add("stats", [](std::string_view arg) { return control_reply{true, "table " + std::string(arg) + "\n"}; });
+    s.add("reload", [](std::string_view) { return control_reply{false, "reload: not supported yet"}; });
+    std::atomic<bool> done{false};
+    std::optional<std::string> ok, refused;
+    std::string ok_error, refused_error;
+    std::thread client([&] {
+        ok = control_request(path, "stats json", ok_error);
+        refused = control_request(path, "reload", refused_error);
+        done = true;
+    });
+    drive(s, done);
+    client.join();
+    BOOST_REQUIRE_MESSAGE(ok.has_value(), ok_error);
+    BOOST_TEST(*ok == "table json\n");
+    BOOST_TEST(!refused.has_value());
+    BOOST_TEST(refused_error == "reload: not supported yet");
+}
+
+BOOST_AUTO_TEST_CASE(stats_flags)
+{
+    options o;
+    std::vector<const char*> args = {"--control", "/tmp/c.sock", "--admin", "127.0.0.1:0", "--stats-interval", "100ms"};
+    BOOST_TEST(parse_options(args, o).error.empty());
+    BOOST_TEST(o.control_path == "/tmp/c.sock");
+    BOOST_REQUIRE(o.admin.size() == 1u);
+    BOOST_TEST(o.worker.stats_interval_ms == 100u);
+    options p;
+    args = {"--stats-interval", "0.5"};
+    BOOST_TEST(parse_options(args, p).error.empty());
+    BOOST_TEST(p.worker.stats_interval_ms == 500u);
+    BOOST_TEST(!parse_options(std::vector<const char*>{"--stats-interval", "250"}, p).error.empty()); // 250 s
+    BOOST_TEST(!parse_options(std::vector<const char*>{"--stats-interval", "1ms"}, p).error.empty());
+    options q;
+    args = {"--admin", "0.0.0.0:9000"};
+    BOOST_TEST(parse_options(args, q).error.find("--admin-public") != std::string::npos);
+    options r;
+    args = {"--admin", "0.0.0.0:9000", "--admin-public"};
+    BOOST_TEST(parse_options(args, r).error.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
