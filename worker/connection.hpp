@@ -43,11 +43,15 @@ struct connection {
     std::uint32_t piped = 0;             ///< Body bytes in `pipe`, not yet in the socket.
     pipe_pair pipe;                      ///< While a large file body is spliced.
     std::uint64_t arrived_us = 0;        ///< When the oldest unsent response's request arrived.
-    net::byte_buffer out;
+    net::byte_buffer out;   ///< Output being produced: anyone may append to it at any time.
+    net::byte_buffer wire;  ///< Output handed to the send in flight: never appended to or moved
+                            ///< until that send completes, because the kernel reads it.
     http_session session;
     std::unique_ptr<task_call> task;
 
     [[nodiscard]] bool in_use() const noexcept { return fd >= 0; }
+    /// No output is waiting or on its way.
+    [[nodiscard]] bool output_empty() const noexcept { return out.empty() && wire.empty(); }
     [[nodiscard]] bool ops_pending() const noexcept
     {
         return recv_armed || send_inflight || read_inflight || poll_inflight || (task && (task->send_inflight || task->recv_inflight));

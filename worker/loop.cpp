@@ -356,7 +356,7 @@ void loop::on_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
             after_session(c, index);
             if (c.session.buffered() > held_input_max + settings_.limits.max_header_bytes + settings_.limits.max_body)
                 begin_close(c, index, false); // pipelining without reading, beyond every bound
-            else if (!c.out.empty())
+            else if (!c.output_empty())
                 queue_flush(c, index);
             else if (c.close_after_send && !c.send_inflight && !c.session.waiting())
                 begin_close(c, index, true);
@@ -376,7 +376,7 @@ void loop::on_recv(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
         } else if (cqe.res == 0) {
             // The peer finished sending: answer what it asked, then close.
             c.peer_eof = true;
-            if (c.lingering || (c.out.empty() && !c.send_inflight && !c.session.waiting()))
+            if (c.lingering || (c.output_empty() && !c.send_inflight && !c.session.waiting()))
                 begin_close(c, index, false);
             else
                 c.close_after_send = true;
@@ -404,7 +404,9 @@ void loop::queue_flush(connection& c, std::uint32_t index)
     }
 }
 
-// Every connection that produced output this turn gets one send carrying all of it.
+// Every connection that produced output this turn gets one send carrying all of it. The
+// send takes `out` over as `wire`, which nothing touches until the send completes: output
+// produced meanwhile (pipelined requests, a task's answer) goes to a fresh `out`.
 void loop::flush()
 {
     for (std::uint32_t index : flush_list_) {
@@ -416,12 +418,14 @@ void loop::flush()
             arm_recv(c, index);
             c.rearm_recv = false;
         }
-        if (!c.send_inflight && !c.read_inflight && !c.poll_inflight && c.piped == 0 && !c.out.empty()) {
+        if (!c.send_inflight && !c.read_inflight && !c.poll_inflight && c.piped == 0 && !c.output_empty()) {
+            if (c.wire.empty())
+                std::swap(c.wire, c.out);
             io_uring_sqe* sqe = ring_.sqe();
             // A head whose body is spliced next waits (MSG_MORE) to leave with the body's
             // first bytes rather than in a segment of its own.
             const int more = c.pipe.valid() && c.session.stream() ? MSG_MORE : 0;
-            io_uring_prep_send(sqe, c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | more);
+            io_uring_prep_send(sqe, c.fd, c.wire.data(), c.wire.size(), MSG_NOSIGNAL | more);
             io_uring_sqe_set_data64(sqe, ud(net::op::send, index, c.generation));
             c.send_inflight = true;
             update_deadline(c, index);
@@ -445,8 +449,8 @@ void loop::on_send(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
         return;
     }
     stats_.bytes_out += std::uint64_t(cqe.res);
-    c.out.consume(std::size_t(cqe.res));
-    if (!c.out.empty())
+    c.wire.consume(std::size_t(cqe.res));
+    if (!c.output_empty())
         queue_flush(c, index);
     else
         output_sent(c, index);
@@ -468,12 +472,14 @@ void loop::output_sent(connection& c, std::uint32_t index)
         pump_stream(c, index);
     else if (c.session.mid_request() && !c.closing && !c.session.closed())
         resume_session(c, index); // input held back while output was over the high-water mark
-    if (c.out.empty() && !c.read_inflight) {
-        if (c.out.capacity() <= spare_block_max && spare_out_.size() < spare_out_max) {
-            c.out.clear();
-            spare_out_.push_back(std::move(c.out));
+    if (c.output_empty() && !c.read_inflight) {
+        for (net::byte_buffer* b : {&c.wire, &c.out}) {
+            if (b->capacity() > 0 && b->capacity() <= spare_block_max && spare_out_.size() < spare_out_max) {
+                b->clear();
+                spare_out_.push_back(std::move(*b));
+            }
+            b->release();
         }
-        c.out.release();
         c.session.trim();
         if (c.close_after_send && !c.session.waiting())
             begin_close(c, index, !c.peer_eof && !c.session.client_closes());
@@ -685,29 +691,30 @@ void loop::pump_stream(connection& c, std::uint32_t index)
     if (c.pipe.valid()) {
         if (c.piped > 0)
             splice_to_socket(c, index);
-        else if (!c.out.empty())
+        else if (!c.output_empty())
             queue_flush(c, index); // the head goes first
         else
             splice_from_file(c, index, *b);
         return;
     }
-    if (c.out.size() >= stream_chunk) {
+    if (!c.wire.empty() || c.out.size() >= stream_chunk) {
         queue_flush(c, index);
         return;
     }
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(b->length, stream_chunk - c.out.size()));
     take_spare_block(c);
-    // The read is linked to the send of everything up to its end, so a chunk leaves in the
-    // same submission it was read in. A short read cancels the send (-ECANCELED), and the
-    // committed bytes then go out with an ordinary send.
-    char* tail = c.out.reserve_tail(n);
+    // The read lands behind the output so far, in `wire`, and is linked to the send of all
+    // of it, so a chunk leaves in the same submission it was read in. A short read cancels
+    // the send (-ECANCELED), and the committed bytes then go out with an ordinary send.
+    std::swap(c.wire, c.out);
+    char* tail = c.wire.reserve_tail(n);
     io_uring_sqe* sqe = ring_.sqe();
     io_uring_prep_read(sqe, f.fd.get(), tail, static_cast<unsigned>(n), b->offset);
     io_uring_sqe_set_data64(sqe, ud(net::op::file_read, index, c.generation));
     sqe->flags |= IOSQE_IO_LINK;
     c.read_inflight = true;
     sqe = ring_.sqe();
-    io_uring_prep_send(sqe, c.fd, c.out.data(), c.out.size() + n, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c.fd, c.wire.data(), c.wire.size() + n, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, ud(net::op::send, index, c.generation));
     c.send_inflight = true;
 }
@@ -732,7 +739,7 @@ file_body* loop::file_step_done(connection& c, std::uint32_t index, int res, std
     return b;
 }
 
-// File read: the bytes landed at the tail of `out`; commit them and send. A whole small
+// File read: the bytes landed at the tail of `wire`; commit them and send. A whole small
 // file read in one go is kept in the cache entry, so later requests skip the read.
 void loop::on_file_read(connection& c, std::uint32_t index, const io_uring_cqe& cqe)
 {
@@ -742,10 +749,10 @@ void loop::on_file_read(connection& c, std::uint32_t index, const io_uring_cqe& 
     const auto got = static_cast<std::size_t>(cqe.res);
     open_file& f = *b->file;
     if (b->offset == 0 && got == f.size && f.size <= file_cache::small_max && !f.content_loaded) {
-        f.content.assign(c.out.data() + c.out.size(), got);
+        f.content.assign(c.wire.data() + c.wire.size(), got);
         f.content_loaded = true;
     }
-    c.out.commit(got);
+    c.wire.commit(got);
     b->offset += got;
     b->length -= std::min<std::uint64_t>(b->length, got);
     if (b->length == 0 && !b->multipart)
@@ -899,6 +906,7 @@ void loop::finish_close_if_done(connection& c, std::uint32_t index)
     pipes_.release(std::exchange(c.pipe, {}));
     c.piped = 0;
     c.out.release();
+    c.wire.release();
     c.session = http_session{};
     c.fd = -1;
     c.deadline = deadline_kind::none;
@@ -926,7 +934,7 @@ void loop::update_deadline(connection& c, std::uint32_t index)
     if (c.task || c.session.task()) {
         c.deadline = deadline_kind::task; // the pool's own timeout ends the job first
         at = now_ms_ + settings_.task_timeout_ms + 5000;
-    } else if (c.send_inflight || c.read_inflight || !c.out.empty() || c.session.stream()) {
+    } else if (c.send_inflight || c.read_inflight || !c.output_empty() || c.session.stream()) {
         c.deadline = deadline_kind::send;
         at = now_ms_ + settings_.send_timeout_ms;
     } else if (c.session.in_body()) {
@@ -950,7 +958,7 @@ void loop::on_deadline(std::uint32_t index)
     switch (c.deadline) {
     case deadline_kind::header:
     case deadline_kind::body:
-        if (!c.send_inflight && c.out.empty()) {
+        if (!c.send_inflight && c.output_empty()) {
             take_spare_block(c);
             c.session.timeout(c.out, env_);
             c.close_after_send = true;

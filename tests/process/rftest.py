@@ -74,7 +74,7 @@ def socket_fds(pid):
 class Server:
     """One ringfork master started with the given arguments on 127.0.0.1:0."""
 
-    def __init__(self, *args, workers=2, listen="127.0.0.1:0", ready=True, timeout=15.0):
+    def __init__(self, *args, workers=2, listen="127.0.0.1:0", ready=True, timeout=15.0, env=None):
         cmd = [BIN]
         if listen:
             cmd += ["--listen", listen]
@@ -85,7 +85,7 @@ class Server:
         self.lines = []
         self._lock = threading.Lock()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
+                                     start_new_session=True, env=None if env is None else {**os.environ, **env})
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.port = None
