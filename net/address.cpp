@@ -99,4 +99,28 @@ std::optional<address> local_address(int fd)
     return out;
 }
 
+peer_ip peer_ip::of_socket(int fd) noexcept
+{
+    peer_ip p;
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    if (fd < 0 || ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0)
+        return p;
+    if (peer.ss_family == AF_INET) {
+        p.family = AF_INET;
+        std::memcpy(p.bytes, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, 4);
+    } else if (peer.ss_family == AF_INET6) {
+        p.family = AF_INET6;
+        std::memcpy(p.bytes, &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr, 16);
+    }
+    return p;
+}
+
+std::size_t peer_ip::format(char (&out)[peer_text_max]) const noexcept
+{
+    if (family == 0 || inet_ntop(family, bytes, out, peer_text_max) == nullptr)
+        return 0;
+    return std::strlen(out);
+}
+
 } // namespace ringfork::net

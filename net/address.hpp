@@ -4,6 +4,8 @@
 
 #include <sys/socket.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,5 +32,20 @@ struct address {
 
 /// The locally bound address of a socket.
 [[nodiscard]] std::optional<address> local_address(int fd);
+
+/// Room for a peer's IP address as text (an IPv6 address with its NUL).
+inline constexpr std::size_t peer_text_max = 46;
+
+/// A peer's IP address without its port, in 17 bytes: what a connection keeps so a log
+/// line can name a client that has already gone.
+struct peer_ip {
+    std::uint8_t family = 0; ///< 0 (unknown), AF_INET or AF_INET6.
+    std::uint8_t bytes[16] = {};
+
+    /// The address of `fd`'s peer; unknown for a Unix socket or a peer that is gone.
+    [[nodiscard]] static peer_ip of_socket(int fd) noexcept;
+    /// Writes the address as text ("127.0.0.1", "::1") and returns its length; 0 if unknown.
+    [[nodiscard]] std::size_t format(char (&out)[peer_text_max]) const noexcept;
+};
 
 } // namespace ringfork::net

@@ -632,4 +632,9 @@ long normalize_path(std::string_view raw_path, std::span<char> out) noexcept {
     return static_cast<long>(write);
 }
 
+request_summary summarize(const request& r) noexcept
+{
+    return {r.method_text, r.target, r.find("Referer"), r.find("User-Agent"), r.version_minor};
+}
+
 } // namespace ringfork::http

@@ -51,6 +51,18 @@ struct request {
     [[nodiscard]] std::string_view find(std::string_view name) const noexcept;
 };
 
+/// What a log line shows of a request; views into wherever the request's bytes are kept.
+struct request_summary {
+    std::string_view method;
+    std::string_view target;
+    std::string_view referer;
+    std::string_view user_agent;
+    int version_minor = 1;
+};
+
+/// The summary of a parsed request (views into the same buffer as `r`).
+[[nodiscard]] request_summary summarize(const request& r) noexcept;
+
 enum class parse_status : std::uint8_t { complete, need_more, error };
 
 /// Outcome of one parse call. On `complete`, `consumed` is the head length in bytes

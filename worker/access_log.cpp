@@ -56,24 +56,22 @@ void access_log::stamp(std::time_t now)
     std::strftime(time_local_, sizeof time_local_, "%d/%b/%Y:%H:%M:%S +0000", &tm);
 }
 
-void access_log::record(std::string_view peer, const http::request& req, unsigned status, std::uint64_t body_bytes,
-                        std::time_t now)
+void access_log::record(std::string_view peer, const http::request_summary& req, unsigned status,
+                        std::uint64_t body_bytes, std::time_t now)
 {
     stamp(now);
     buffer_ += peer.empty() ? std::string_view("-") : peer;
     buffer_ += " - - [";
     buffer_ += time_local_;
     buffer_ += "] \"";
-    append_escaped(buffer_, req.method_text);
+    append_escaped(buffer_, req.method);
     buffer_ += ' ';
     append_escaped(buffer_, req.target);
     buffer_ += req.version_minor == 0 ? " HTTP/1.0\" " : " HTTP/1.1\" ";
     fmt::format_to(std::back_inserter(buffer_), "{} {} \"", status, body_bytes);
-    const std::string_view referer = req.find("Referer");
-    append_escaped(buffer_, referer.empty() ? "-" : referer);
+    append_escaped(buffer_, req.referer.empty() ? "-" : req.referer);
     buffer_ += "\" \"";
-    const std::string_view agent = req.find("User-Agent");
-    append_escaped(buffer_, agent.empty() ? "-" : agent);
+    append_escaped(buffer_, req.user_agent.empty() ? "-" : req.user_agent);
     buffer_ += "\"\n";
     if (buffer_.size() >= flush_bytes)
         flush();

@@ -24,7 +24,7 @@ public:
     [[nodiscard]] bool enabled() const noexcept { return static_cast<bool>(fd_); }
 
     /// Appends one line; flushes when the buffer is large.
-    void record(std::string_view peer, const http::request& req, unsigned status, std::uint64_t body_bytes,
+    void record(std::string_view peer, const http::request_summary& req, unsigned status, std::uint64_t body_bytes,
                 std::time_t now);
     /// Writes what is buffered.
     void flush() noexcept;

@@ -3,26 +3,31 @@
 
 #include <cstring>
 
+#include "net/address.hpp"
+#include "worker/access_log.hpp"
+#include "worker/file_stream.hpp"
+#include "worker/router.hpp"
+
 namespace ringfork::worker {
 
 namespace {
 
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
-http::response_context context_for(const http::request& req, const session_env& env)
+http::response_context context_for(const http::request& req, const worker_env& env)
 {
     return {req.version_minor, req.keep_alive && !env.draining, req.verb == http::method::head};
 }
 
 } // namespace
 
-http_session::verdict http_session::on_data(std::span<char> data, net::byte_buffer& out, session_env& env,
+http_session::verdict http_session::on_data(std::span<char> data, net::byte_buffer& out, worker_env& env,
                                             std::uint64_t now_ms)
 {
     if (closed_)
         return verdict::close_after_send; // input after a close decision is discarded
     if (waiting_) {
-        in_.append(data.data(), data.size()); // waits behind the body being streamed
+        in_.append(data.data(), data.size()); // waits behind the body source
         return verdict::keep_open;
     }
     if (!data.empty())
@@ -49,7 +54,7 @@ http_session::verdict http_session::on_data(std::span<char> data, net::byte_buff
     return verdict::keep_open;
 }
 
-std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, session_env& env,
+std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, worker_env& env,
                                   std::uint64_t now_ms)
 {
     std::size_t pos = 0;
@@ -122,7 +127,7 @@ void http_session::reset_body() noexcept
 }
 
 void http_session::dispatch(const http::request& req, std::span<const char> body, net::byte_buffer& out,
-                            session_env& env, std::uint64_t now_ms)
+                            worker_env& env, std::uint64_t now_ms)
 {
     ++env.stats.requests;
     http::response_writer w(out, env.date, context_for(req, env));
@@ -153,43 +158,64 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
             std::string allow = "Allow: " + route->allow + "\r\n";
             http::write_error(w, 405, allow);
         } else {
-            route->target->handle({req, {env.scratch.data(), std::size_t(n)}, body, now_ms}, w, later_);
-            if (later_.task) {
-                later_.task->context = w.context();
+            deferred later;
+            route->target->handle({req, {env.scratch.data(), std::size_t(n)}, body, now_ms}, w, later);
+            if (later.file.file && later.file.length > 0)
+                later.source = std::make_unique<file_stream>(std::move(later.file));
+            if (later.source) {
+                // The source finishes the response; it is counted and logged then. What
+                // the handler already wrote (a head) is part of it.
+                exchange_record& x = later.source->exchange;
+                x.context = w.context();
+                x.status = w.status();
+                x.body_bytes = w.body_length();
+                if (env.log && env.log->enabled()) {
+                    const http::request_summary s = http::summarize(req);
+                    x.method = s.method;
+                    x.target = s.target;
+                    x.referer = s.referer;
+                    x.user_agent = s.user_agent;
+                }
                 if (!w.context().keep_alive)
                     closed_ = true;
+                pending_ = std::move(later.source);
                 waiting_ = true;
-                return; // counted and logged when the loop writes the response
+                return;
             }
-            waiting_ = later_.file.length > 0 && later_.file.file;
         }
     }
-    env.stats.count_response(w.status());
-    log(req, w, env);
+    account(http::summarize(req), w.status(), w.body_length(), env);
 }
 
-void http_session::log(const http::request& req, const http::response_writer& w, session_env& env)
+void http_session::source_done(const body_source& source, worker_env& env)
 {
-    if (env.log && env.log->enabled())
-        env.log->record(peer_, req, w.status(), w.body_length(), env.wall_now);
+    const exchange_record& x = source.exchange;
+    account({x.method, x.target, x.referer, x.user_agent, x.context.version_minor}, x.status, x.body_bytes, env);
+    waiting_ = false;
 }
 
-void http_session::fail(unsigned status, net::byte_buffer& out, session_env& env, int version_minor)
+void http_session::account(const http::request_summary& r, unsigned status, std::uint64_t body_bytes,
+                           worker_env& env)
+{
+    env.stats.count_response(status);
+    ++completed_;
+    if (env.log && env.log->enabled()) {
+        char peer[net::peer_text_max];
+        const std::size_t n = env.peer ? env.peer->format(peer) : 0;
+        env.log->record({peer, n}, r, status, body_bytes, env.wall_now);
+    }
+}
+
+void http_session::fail(unsigned status, net::byte_buffer& out, worker_env& env, int version_minor)
 {
     http::response_writer w(out, env.date, {version_minor == 0 ? 0 : 1, false, false});
     http::write_error(w, status);
-    env.stats.count_response(status);
-    if (env.log && env.log->enabled()) {
-        http::request unparsed; // the request could not be read: log what is known
-        unparsed.method_text = "-";
-        unparsed.target = "-";
-        unparsed.version_minor = version_minor;
-        log(unparsed, w, env);
-    }
+    // The request could not be read: the log shows what is known.
+    account({"-", "-", {}, {}, version_minor}, status, w.body_length(), env);
     closed_ = true;
 }
 
-void http_session::timeout(net::byte_buffer& out, session_env& env)
+void http_session::timeout(net::byte_buffer& out, worker_env& env)
 {
     ++env.stats.timeouts;
     fail(408, out, env, 1);

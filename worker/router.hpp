@@ -12,6 +12,7 @@
 
 #include "net/http_parser.hpp"
 #include "net/http_response.hpp"
+#include "worker/body_source.hpp"
 
 namespace ringfork::worker {
 
@@ -21,8 +22,6 @@ using method_mask = std::uint16_t;
 [[nodiscard]] constexpr method_mask bit(http::method m) noexcept { return method_mask(1u << unsigned(m)); }
 inline constexpr method_mask get_head = bit(http::method::get) | bit(http::method::head);
 
-struct open_file;
-
 /// A request as a handler sees it.
 struct request_view {
     const http::request& head;
@@ -30,6 +29,8 @@ struct request_view {
     std::span<const char> body;   ///< Decoded body (empty when none).
     std::uint64_t now_ms = 0;     ///< The loop's monotonic clock for this turn.
 };
+
+struct open_file;
 
 /// The later parts of a multipart/byteranges body: each part's head (delimiter,
 /// Content-Type, Content-Range) then its bytes of the file, then the closing delimiter.
@@ -44,8 +45,8 @@ struct multipart_body {
     std::size_t next = 0;    ///< The next part to stream.
 };
 
-/// A response body the loop streams after the head: `length` bytes of `file` from `offset`,
-/// then, for several ranges, the rest of `multipart`.
+/// A response body streamed after the head: `length` bytes of `file` from `offset`, then,
+/// for several ranges, the rest of `multipart`.
 struct file_body {
     std::shared_ptr<open_file> file;
     std::uint64_t offset = 0;
@@ -53,32 +54,23 @@ struct file_body {
     std::shared_ptr<multipart_body> multipart;
 };
 
-/// A job for the task pool. The handler writes nothing; the loop sends `payload` (a
-/// job_request and the body) to the pool and writes the response when the job has ended
-/// (or at once, 202, for an async job).
-struct task_job {
-    bool async = false;
-    std::string id;       ///< The job id (also in the payload).
-    std::string payload;  ///< ipc::job_request bytes followed by the request body.
-    std::string method;   ///< For the access log: the request's method and target.
-    std::string target;
-    http::response_context context;
-};
-
-/// What a handler leaves for the loop after the part of the response it wrote.
+/// What a handler leaves for the connection after the part of the response it wrote.
 struct deferred {
-    file_body file; ///< A body to stream after the head the handler wrote.
-    std::unique_ptr<task_job> task; ///< Or a job whose outcome is the whole response (rare: on the heap,
-                                    ///< so idle connections stay small).
+    /// A body to stream from a file after the head the handler wrote (a file_stream).
+    file_body file;
+    /// Or any other producer of the rest of the response (or all of it); null for a
+    /// response the handler wrote whole.
+    std::unique_ptr<body_source> source;
 };
 
-/// Produces one response into the writer: a whole one, a head whose body the loop then
-/// streams from a file, or nothing yet (a task). Later pipelined requests wait for it.
+/// Produces one response into the writer: a whole one, or a head and a body source that
+/// streams the body, or only a body source that writes everything later (a task). Later
+/// pipelined requests wait for the source.
 class handler {
 public:
     virtual ~handler() = default;
     /// Writes w.start(status), headers, then w.finish(body); or w.finish_head(n) and sets
-    /// later.file; or writes nothing and sets later.task.
+    /// later.source; or writes nothing and sets later.source.
     virtual void handle(const request_view& req, http::response_writer& w, deferred& later) = 0;
 };
 
@@ -99,7 +91,6 @@ public:
     void add_prefix(std::string_view prefix, method_mask allowed, handler* h);
     /// The route for a normalised path, or null (404).
     [[nodiscard]] const route* find(std::string_view path) const noexcept;
-    [[nodiscard]] bool empty() const noexcept { return routes_.empty(); }
     /// Allow value for OPTIONS *: every method some route accepts, plus OPTIONS.
     [[nodiscard]] const std::string& allow_all() const noexcept { return allow_all_; }
 

@@ -62,9 +62,9 @@ bool wants_async(std::string_view query)
 
 } // namespace
 
-void make_job(task_job& job, std::string_view name, std::string_view args, std::span<const char> body, bool async,
-              const http::request& req)
+task_job make_job(std::string_view name, std::string_view args, std::span<const char> body, bool async)
 {
+    task_job job;
     ipc::job_request head;
     head.async = async ? 1 : 0;
     head.body_length = static_cast<std::uint32_t>(body.size());
@@ -77,8 +77,7 @@ void make_job(task_job& job, std::string_view name, std::string_view args, std::
     if (!body.empty())
         job.payload.append(body.data(), body.size());
     job.async = async;
-    job.method = req.method_text;
-    job.target = req.target;
+    return job;
 }
 
 void task_submit_handler::handle(const request_view& req, http::response_writer& w, deferred& later)
@@ -92,8 +91,7 @@ void task_submit_handler::handle(const request_view& req, http::response_writer&
         http::write_error(w, 414);
         return;
     }
-    later.task = std::make_unique<task_job>();
-    make_job(*later.task, name, req.head.query, req.body, wants_async(req.head.query), req.head);
+    later.source = std::make_unique<task_client>(make_job(name, req.head.query, req.body, wants_async(req.head.query)));
 }
 
 void builtin_task_handler::handle(const request_view& req, http::response_writer& w, deferred& later)
@@ -102,8 +100,7 @@ void builtin_task_handler::handle(const request_view& req, http::response_writer
         http::write_error(w, 414);
         return;
     }
-    later.task = std::make_unique<task_job>();
-    make_job(*later.task, task_, req.head.query, {}, false, req.head);
+    later.source = std::make_unique<task_client>(make_job(task_, req.head.query, {}, false));
 }
 
 file_body write_job_response(http::response_writer& w, const std::string& spool, const std::string& id,

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "worker/router.hpp"
+#include "worker/task_client.hpp"
 
 namespace ringfork::worker {
 
@@ -43,9 +44,8 @@ private:
     std::string spool_;
 };
 
-/// Fills `job` for task `name` with `args` and the request body; a fresh random id.
-void make_job(task_job& job, std::string_view name, std::string_view args, std::span<const char> body, bool async,
-              const http::request& req);
+/// A job for task `name` with `args` and the request body, under a fresh random id.
+[[nodiscard]] task_job make_job(std::string_view name, std::string_view args, std::span<const char> body, bool async);
 
 /// Writes the head of a finished job's response for `result` and returns the output body to
 /// stream (the spool file, opened and, unless `keep`, unlinked). Used by the loop (sync jobs)

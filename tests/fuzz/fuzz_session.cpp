@@ -54,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     settings.limits.max_request_line = 512;
     ipc::worker_stats stats;
     std::string scratch;
-    worker::session_env env{routes, date, settings, stats, scratch, false};
+    worker::worker_env env{routes, date, settings, stats, scratch};
     worker::http_session session;
     net::byte_buffer out;
 

@@ -27,7 +27,7 @@ struct fixture {
     ipc::worker_settings settings;
     ipc::worker_stats stats;
     std::string scratch;
-    session_env env{routes, date, settings, stats, scratch, false};
+    worker_env env{routes, date, settings, stats, scratch};
     http_session session;
     net::byte_buffer out;
 
