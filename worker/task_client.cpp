@@ -109,7 +109,6 @@ void task_client::on_sent(source_context& ctx, int res)
         w.finish(fmt::format("{{\"id\":\"{0}\",\"location\":\"/tasks/jobs/{0}\"}}\n", job_.id));
         exchange.status = w.status();
         exchange.body_bytes = w.body_length();
-        ++ctx.env().stats.requests;
         ctx.send();
         ctx.done();
         return;
@@ -134,7 +133,6 @@ void task_client::on_result(source_context& ctx, int res)
                                         {ipc::job_status(r.outcome), r.exit_code, r.signal, r.elapsed_ms}, false);
     exchange.status = w.status();
     exchange.body_bytes = w.body_length();
-    ++ctx.env().stats.requests;
     if (!body.file) {
         ctx.send();
         ctx.done();
@@ -156,7 +154,6 @@ void task_client::answer(source_context& ctx, unsigned status, std::string_view 
     w.finish(text);
     exchange.status = w.status();
     exchange.body_bytes = w.body_length();
-    ++ctx.env().stats.requests;
     ctx.send();
     ctx.done();
 }
