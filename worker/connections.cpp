@@ -249,8 +249,8 @@ void connection_table::after_session(connection& c, std::uint32_t index)
 {
     c.responses_unsent += c.session.take_completed();
     std::unique_ptr<body_source> source = c.session.take_source();
-    if (!c.output_empty() && c.arrived_us == 0)
-        c.arrived_us = env_.now_us;
+    if ((c.responses_unsent > 0 || source) && c.arrived_us == 0)
+        c.arrived_us = env_.now_us; // a source's time (a task's job) is part of its latency
     if (!source)
         return;
     c.source = std::move(source);
