@@ -125,6 +125,12 @@ void loop::dispatch(const io_uring_cqe& cqe)
     case op::source:
         conns_.on_source(u, cqe);
         return;
+    case op::service:
+        if (u.tag < services_.size()) {
+            services_[u.tag]->on_completion(u, cqe);
+            return;
+        }
+        break;
     case op::signal:
         link_.on_signal(cqe);
         return;
@@ -143,6 +149,16 @@ void loop::dispatch(const io_uring_cqe& cqe)
     net::log::error("completion of unknown op {} (index {}, tag {}, res {}, flags {:#x})", int(u.kind), u.index,
                     u.tag, cqe.res, cqe.flags);
     std::abort();
+}
+
+std::uint8_t loop::add_service(ring_service& s)
+{
+    if (services_.size() >= 255) {
+        net::log::error("more than 255 ring services in one worker");
+        std::abort();
+    }
+    services_.push_back(&s);
+    return static_cast<std::uint8_t>(services_.size() - 1);
 }
 
 void loop::act_on_requests()
@@ -185,6 +201,8 @@ void loop::tick()
     }
     conns_.fire_deadlines();
     acceptor_.tick();
+    for (ring_service* s : services_)
+        s->tick();
     if (env_.now_ms >= next_stats_ms_) {
         link_.send(ipc::msg_type::heartbeat, stats_);
         next_stats_ms_ = env_.now_ms + settings_.stats_interval_ms;
@@ -198,6 +216,9 @@ __kernel_timespec loop::wait_time() const noexcept
         wait = std::min<std::uint64_t>(wait, 10);
     if (const long t = conns_.next_wait_ms(); t >= 0)
         wait = std::min<std::uint64_t>(wait, std::uint64_t(t));
+    for (const ring_service* s : services_)
+        if (const long t = s->next_wait_ms(); t >= 0)
+            wait = std::min<std::uint64_t>(wait, std::uint64_t(t));
     if (acceptor_.paused())
         wait = std::min(wait, balance_recheck_ms);
     __kernel_timespec ts{};

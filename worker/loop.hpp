@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ipc/stats.hpp"
 #include "ipc/worker_start.hpp"
@@ -17,6 +18,7 @@
 #include "worker/master_link.hpp"
 #include "worker/pipe_pool.hpp"
 #include "worker/router.hpp"
+#include "worker/service.hpp"
 #include "worker/worker_env.hpp"
 
 namespace ringfork::worker {
@@ -30,6 +32,12 @@ public:
     int run();
     /// What the kernel probe found.
     [[nodiscard]] const net::ring_features& features() const noexcept { return ring_.features(); }
+    /// Registers a service (it must outlive the loop) and returns the id its ops carry.
+    [[nodiscard]] std::uint8_t add_service(ring_service& s);
+    /// The ring, for services that prepare their own ops.
+    [[nodiscard]] net::ring& ring() noexcept { return ring_; }
+    /// What the loop's parts share (clocks, settings, counters).
+    [[nodiscard]] worker_env& env() noexcept { return env_; }
 
 private:
     /// Every completion is decoded here, once, and routed to its one handler.
@@ -53,6 +61,7 @@ private:
     connection_table conns_;
     acceptor acceptor_;
     master_link link_;
+    std::vector<ring_service*> services_;
 
     std::uint64_t next_stats_ms_ = 0;
     std::uint64_t next_log_flush_ms_ = 0;

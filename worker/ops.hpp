@@ -16,6 +16,7 @@ enum class op : std::uint8_t {
     close,   ///< A connection's close (errors only: success is skipped).
     cancel,  ///< A cancel request: nothing to act on.
     source,  ///< An op a connection's body source submitted; `tag` is the source's own.
+    service, ///< An op of a per-worker service (`tag`: which one; index/generation: its own).
     signal,  ///< The worker's signalfd read.
     channel, ///< The master channel's receive.
 };
