@@ -23,6 +23,7 @@
 
 #include "master/config/cpu_count.hpp"
 #include "master/config/root_check.hpp"
+#include "master/supervise/spawn.hpp"
 #include "net/clock.hpp"
 #include "net/error.hpp"
 #include "net/log.hpp"
@@ -52,20 +53,6 @@ sigset_t handled_signals()
 }
 
 } // namespace
-
-void close_fds_except(std::vector<int> keep) noexcept
-{
-    std::sort(keep.begin(), keep.end());
-    unsigned from = 3;
-    for (int fd : keep) {
-        if (fd < 3)
-            continue;
-        if (unsigned(fd) > from)
-            close_range(from, unsigned(fd) - 1, 0);
-        from = unsigned(fd) + 1;
-    }
-    close_range(from, ~0u, 0);
-}
 
 supervisor::supervisor(options opts, std::vector<std::string> argv) : opts_(std::move(opts)), argv_(std::move(argv))
 {
@@ -256,46 +243,27 @@ int supervisor::run()
 bool supervisor::spawn(unsigned index)
 {
     slot& s = slots_[index];
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        net::log::error("{}", net::sys_error("socketpair", fmt::format("slot {}", index), errno));
-        return false;
-    }
     const std::uint32_t generation = ++s.generation;
-    const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid < 0) {
-        net::log::error("{}", net::sys_error("fork", fmt::format("slot {}", index), errno));
-        ::close(sv[0]);
-        ::close(sv[1]);
+    ipc::worker_start start;
+    start.slot = index;
+    start.generation = generation;
+    start.master_pid = getpid();
+    start.share = share_;
+    start.settings = &opts_.worker;
+    for (const auto& fd : opts_.accept == accept_mode::shared ? shared_listeners_ : s.listeners)
+        start.listen_fds.push_back(fd.get());
+    // Signals stay blocked in the child: the worker reads them from its own signalfd.
+    auto child = spawn_child({fmt::format("worker {}", index), start.listen_fds}, [&](int channel_fd) {
+        start.channel_fd = channel_fd;
+        return ipc::run_worker(start);
+    });
+    if (!child)
         return false;
-    }
-    if (pid == 0) {
-        // The child keeps only its channel end and its listeners, runs the worker and
-        // _exits: it never returns into the master's code or unwinds its stack.
-        ipc::worker_start start;
-        start.slot = index;
-        start.generation = generation;
-        start.master_pid = parent;
-        start.channel_fd = sv[1];
-        start.share = share_;
-        start.settings = &opts_.worker;
-        const auto& ls = opts_.accept == accept_mode::shared ? shared_listeners_ : s.listeners;
-        for (const auto& fd : ls)
-            start.listen_fds.push_back(fd.get());
-        std::vector<int> keep = start.listen_fds;
-        keep.push_back(sv[1]);
-        close_fds_except(keep);
-        // Signals stay blocked: the worker reads them from its own signalfd.
-        _exit(ipc::run_worker(start));
-    }
-    ::close(sv[1]);
-    fcntl(sv[0], F_SETFL, O_NONBLOCK);
     worker_proc w;
-    w.pid = pid;
+    w.pid = child->pid;
     w.slot = index;
     w.generation = generation;
-    w.channel.reset(sv[0]);
+    w.channel = std::move(child->channel);
     w.started_ms = net::monotonic_ms();
     workers_.push_back(std::move(w));
     return true;

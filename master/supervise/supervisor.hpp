@@ -154,7 +154,4 @@ private:
     bool announced_ready_ = false;
 };
 
-/// Closes every descriptor of this process except 0-2 and `keep`.
-void close_fds_except(std::vector<int> keep) noexcept;
-
 } // namespace ringfork::master

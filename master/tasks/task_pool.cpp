@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <csignal>
 
-#include "master/supervise/supervisor.hpp"
+#include "master/supervise/spawn.hpp"
 #include "net/error.hpp"
 #include "net/log.hpp"
 
@@ -37,28 +37,15 @@ void task_pool::start(std::uint64_t now_ms)
 
 bool task_pool::spawn(unsigned index, std::uint64_t now_ms)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        net::log::error("{}", net::sys_error("socketpair", fmt::format("task runner {}", index), errno));
-        return false;
-    }
     const pid_t parent = getpid();
-    const pid_t pid = fork();
-    if (pid < 0) {
-        net::log::error("{}", net::sys_error("fork", fmt::format("task runner {}", index), errno));
-        ::close(sv[0]);
-        ::close(sv[1]);
+    auto child = spawn_child({fmt::format("task runner {}", index), {socket_.fd.get()}}, [&](int channel_fd) {
+        return run_task_runner(socket_.fd.get(), index, parent, settings_, channel_fd);
+    });
+    if (!child)
         return false;
-    }
-    if (pid == 0) {
-        close_fds_except({socket_.fd.get(), sv[1]});
-        _exit(run_task_runner(socket_.fd.get(), index, parent, settings_, sv[1]));
-    }
-    ::close(sv[1]);
-    fcntl(sv[0], F_SETFL, O_NONBLOCK);
     runner& r = runners_[index];
-    r.pid = pid;
-    r.channel.reset(sv[0]);
+    r.pid = child->pid;
+    r.channel = std::move(child->channel);
     r.started_ms = now_ms;
     r.respawn_at_ms = 0;
     return true;

@@ -1,0 +1,42 @@
+// The one way the master starts a child process (workers, task runners): its channel, the
+// fork, descriptor hygiene and the hand-over to the child's code, with one error line that
+// names the child. Owns what every child has in common; leaves what a child runs to the
+// hook its caller passes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/fd.hpp"
+
+namespace ringfork::master {
+
+/// What to start: a name for error lines and the descriptors the child keeps.
+struct spawn_request {
+    std::string name;      ///< "worker 3", "task runner 1": named in every error line.
+    std::vector<int> keep; ///< Descriptors the child keeps besides 0-2 and its channel end.
+};
+
+/// A started child: its pid and the master's end of its channel (non-blocking).
+struct spawned_child {
+    pid_t pid = 0;
+    net::unique_fd channel;
+};
+
+/// The child's code: gets its end of the channel and returns the process's exit code.
+using child_main = std::function<int(int channel_fd)>;
+
+/// Creates a SOCK_SEQPACKET channel and forks. The child closes every descriptor but 0-2,
+/// its channel end and `keep`, then `_exit`s with what `run` returns: it never returns into
+/// the master's code or unwinds its stack. On failure logs one line naming the call and the
+/// child ("fork task runner 1: Resource temporarily unavailable") and returns nullopt.
+[[nodiscard]] std::optional<spawned_child> spawn_child(const spawn_request& request, const child_main& run);
+
+/// Closes every descriptor of this process except 0-2 and `keep`.
+void close_fds_except(std::vector<int> keep) noexcept;
+
+} // namespace ringfork::master
