@@ -1,5 +1,6 @@
-// Command-line options: parsing, defaults and the help text.
-// Owns turning argv into settings; leaves acting on them to the master.
+// Command-line options: parsing, the config file, defaults and the help text, all driven
+// by the flag table (flag_table.hpp). Owns turning argv into settings; leaves acting on
+// them to the master.
 #pragma once
 
 #include <span>

@@ -1,0 +1,239 @@
+// The flag table.
+#include "master/config/flag_table.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include "master/config/flag_values.hpp"
+
+namespace ringfork::master {
+
+namespace {
+
+using sv = std::string_view;
+
+// Flags that ask for an action; listed in the usage's opening lines, not in a section.
+const flag_spec actions[] = {
+    {"--help", "", "this text", nullptr, action::help, "-h"},
+    {"--version", "", "the version", nullptr, action::version},
+};
+
+const flag_spec processes[] = {
+    {"--listen", "ADDR:PORT", "listen address, repeatable; IPv4, [IPv6], *:PORT (default 127.0.0.1:8080)",
+     [](options& o, sv v) {
+         net::address a;
+         std::string why = parse_address_value(v, a);
+         if (why.empty())
+             o.listen.push_back(a);
+         return why;
+     },
+     action::serve, {}, [](options& o) { o.listen.clear(); }},
+    {"--workers", "N|auto", "worker processes (default auto: CPUs in the affinity mask, capped by cgroup cpu.max)",
+     [](options& o, sv v) -> std::string {
+         if (v == "auto") {
+             o.workers = 0;
+             return {};
+         }
+         if (set_count(v, 1, ipc::max_slots, o.workers).empty())
+             return {};
+         return fmt::format("'{}' is not auto or a number from 1 to {}", v, ipc::max_slots);
+     }},
+    {"--accept", "reuseport|shared", "one SO_REUSEPORT socket per worker (default) or one shared socket",
+     [](options& o, sv v) -> std::string {
+         if (v == "reuseport")
+             o.accept = accept_mode::reuseport;
+         else if (v == "shared")
+             o.accept = accept_mode::shared;
+         else
+             return fmt::format("'{}' is not reuseport or shared", v);
+         return {};
+     }},
+    {"--defer-accept", "SECS", "accept a connection once its first bytes arrive, or after SECS (default 1; 0: at once)",
+     [](options& o, sv v) -> std::string {
+         if (!set_count(v, 0, 600, o.defer_accept_s).empty())
+             return fmt::format("'{}' is not a number of seconds from 0 to 600", v);
+         return {};
+     }},
+    {"--pid-file", "PATH", "write the master's pid here; removed on exit",
+     [](options& o, sv v) -> std::string {
+         o.pid_file = v;
+         return {};
+     }},
+    {"--shutdown-timeout", "SECS", "graceful-stop budget before workers are killed (default 30)",
+     [](options& o, sv v) { return set_seconds(v, o.shutdown_timeout_s); }},
+};
+
+const flag_spec control[] = {
+    {"--control", "PATH", "control socket for `ringfork ctl` and `ringfork top` (mode 0600; default none)",
+     [](options& o, sv v) { return set_text(v, "path", o.control_path); }},
+    {"--admin", "ADDR:PORT", "admin HTTP: / (live view), /stats, /metrics, /healthz, /readyz (default off)",
+     [](options& o, sv v) {
+         net::address a;
+         std::string why = parse_address_value(v, a);
+         if (why.empty())
+             o.admin.assign(1, a);
+         return why;
+     }},
+    {"--admin-public", "", "allow --admin on a non-loopback address",
+     [](options& o, sv) -> std::string {
+         o.admin_public = true;
+         return {};
+     }},
+    {"--stats-interval", "TIME", "how often workers report their counters (default 250ms)",
+     [](options& o, sv v) -> std::string {
+         const auto ms = parse_interval_ms(v);
+         if (!ms)
+             return fmt::format("'{}' is not an interval from 10ms to 60s (e.g. 250ms, 0.5, 1s)", v);
+         o.worker.stats_interval_ms = *ms;
+         return {};
+     }},
+};
+
+const flag_spec content[] = {
+    {"--demo", "", "GET /plaintext and GET /json",
+     [](options& o, sv) -> std::string {
+         o.worker.demo = true;
+         o.content = true;
+         return {};
+     }},
+    {"--root", "DIR", "serve the files under DIR (GET, HEAD, ranges, conditionals, .br/.gz siblings)",
+     [](options& o, sv v) {
+         std::string why = set_text(v, "directory", o.worker.root);
+         o.content = o.content || why.empty();
+         return why;
+     }},
+    {"--index", "NAME", "file served for a directory URL ending in / (default index.html)",
+     [](options& o, sv v) -> std::string {
+         if (v.empty() || v.find('/') != sv::npos || v.starts_with('.'))
+             return fmt::format("'{}' is not a plain file name", v);
+         o.worker.index = v;
+         return {};
+     }},
+    {"--autoindex", "", "list directories that have no index file (default off)",
+     [](options& o, sv) -> std::string {
+         o.worker.autoindex = true;
+         return {};
+     }},
+    {"--serve-dotfiles", "", "serve paths with a segment starting with '.' (default 404)",
+     [](options& o, sv) -> std::string {
+         o.worker.serve_dotfiles = true;
+         return {};
+     }},
+    {"--access-log", "PATH", "combined-format access log, buffered per worker, reopened on USR1 (default off)",
+     [](options& o, sv v) { return set_text(v, "path", o.worker.access_log); }},
+};
+
+/// The --max-request-line / --max-header-bytes rule: at most 1 MiB.
+std::string set_head_size(sv v, std::size_t& field)
+{
+    unsigned long long n = 0;
+    std::string why = set_size(v, 1u << 20, n);
+    if (why.empty())
+        field = n;
+    return why;
+}
+
+const flag_spec limits[] = {
+    {"--max-connections", "N", "open connections per worker; accept pauses above it (default 10000)",
+     [](options& o, sv v) { return set_count(v, 1, 1'000'000, o.worker.max_connections); }},
+    {"--max-request-line", "BYTES", "longest request line, else 414 (default 8k)",
+     [](options& o, sv v) { return set_head_size(v, o.worker.limits.max_request_line); }},
+    {"--max-header-bytes", "BYTES", "largest request head, else 431 (default 16k)",
+     [](options& o, sv v) { return set_head_size(v, o.worker.limits.max_header_bytes); }},
+    {"--max-headers", "N", "most header fields, else 431 (default 64)",
+     [](options& o, sv v) {
+         unsigned n = 0;
+         std::string why = set_count(v, 1, http::max_header_slots, n);
+         if (why.empty())
+             o.worker.limits.max_headers = n;
+         return why;
+     }},
+    {"--max-body", "BYTES", "largest request body, else 413 (default 1m)",
+     [](options& o, sv v) {
+         unsigned long long n = 0;
+         std::string why = set_size(v, ~0ull, n);
+         if (why.empty())
+             o.worker.limits.max_body = n;
+         return why;
+     }},
+    {"--header-timeout", "SECS", "whole request head, from its first byte, else 408 (default 10)",
+     [](options& o, sv v) { return set_seconds_ms(v, o.worker.header_timeout_ms); }},
+    {"--body-timeout", "SECS", "between body bytes, else 408 (default 30)",
+     [](options& o, sv v) { return set_seconds_ms(v, o.worker.body_timeout_ms); }},
+    {"--idle-timeout", "SECS", "keep-alive connection without a request (default 60)",
+     [](options& o, sv v) { return set_seconds_ms(v, o.worker.idle_timeout_ms); }},
+    {"--send-timeout", "SECS", "a response the client does not read (default 30)",
+     [](options& o, sv v) { return set_seconds_ms(v, o.worker.send_timeout_ms); }},
+};
+
+const flag_spec supervision[] = {
+    {"--config", "FILE", "TOML file, keys = long flag names; re-read on HUP; flags override it",
+     [](options& o, sv v) -> std::string {
+         o.config_path = v; // read by load_options before the command line
+         return {};
+     }},
+    {"-t", "", "check the command line and --config, then exit", nullptr, action::check},
+    {"--rolling-batch", "N", "slots restarted at once on reload (default 1)",
+     [](options& o, sv v) { return set_count(v, 1, ipc::max_slots, o.rolling_batch); }},
+    {"--worker-timeout", "SECS", "heartbeat silence before a worker is aborted and replaced (default 30)",
+     [](options& o, sv v) { return set_seconds(v, o.worker_timeout_s); }},
+};
+
+const flag_spec tasks[] = {
+    {"--task", "NAME=COMMAND", "run COMMAND for POST /tasks/NAME (repeatable; builtin:prime, builtin:fib)",
+     [](options& o, sv v) {
+         std::string why;
+         auto spec = parse_task_flag(v, why);
+         if (spec) {
+             std::erase_if(o.tasks.tasks, [&](const task_spec& t) { return t.name == spec->name; });
+             o.tasks.tasks.push_back(std::move(*spec));
+         }
+         return why;
+     }},
+    {"--task-workers", "N", "task runner processes (default 2)",
+     [](options& o, sv v) { return set_count(v, 1, 4096, o.tasks.runners); }},
+    {"--task-queue", "N", "jobs waiting for a runner before 503 (default 64)",
+     [](options& o, sv v) { return set_count(v, 1, 4096, o.tasks.queue); }},
+    {"--task-timeout", "SECS", "job deadline, then its process group is killed and 504 (default 30)",
+     [](options& o, sv v) { return set_seconds_ms(v, o.tasks.timeout_ms); }},
+    {"--task-spool", "DIR", "job outputs and results (default $XDG_RUNTIME_DIR/ringfork-tasks)",
+     [](options& o, sv v) { return set_text(v, "directory", o.tasks.spool); }},
+    {"--task-ttl", "SECS", "spool files kept this long (default 3600)",
+     [](options& o, sv v) {
+         unsigned ms = 0;
+         std::string why = set_seconds_ms(v, ms);
+         if (why.empty())
+             o.tasks.ttl_s = std::max(1u, ms / 1000);
+         return why;
+     }},
+};
+
+const flag_group groups[] = {
+    {"", actions},
+    {"Listening and processes:", processes},
+    {"Stats and control:", control},
+    {"Content:", content},
+    {"HTTP limits and timeouts (per worker):", limits},
+    {"Reloads, upgrades, supervision:", supervision},
+    {"Task pool (work that must not run in a worker):", tasks},
+};
+
+} // namespace
+
+std::span<const flag_group> flag_groups() noexcept
+{
+    return groups;
+}
+
+const flag_spec* find_flag(std::string_view name) noexcept
+{
+    for (const flag_group& g : groups)
+        for (const flag_spec& f : g.flags)
+            if (f.name == name || (!f.alias.empty() && f.alias == name))
+                return &f;
+    return nullptr;
+}
+
+} // namespace ringfork::master
