@@ -146,20 +146,21 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
         if (env.scratch.size() < req.path.size())
             env.scratch.resize(req.path.size());
         const long n = http::normalize_path(req.path, {env.scratch.data(), req.path.size()});
-        const router::route* route = n < 0 ? nullptr : env.routes.find({env.scratch.data(), std::size_t(n)});
+        const std::string_view path = n < 0 ? std::string_view() : std::string_view(env.scratch.data(), std::size_t(n));
+        router::match route;
         if (n < 0) {
             // A target that is not a valid path breaks the request grammar: answer and close.
             w.set_keep_alive(false);
             closed_ = true;
             http::write_error(w, 400);
-        } else if (!route) {
+        } else if (!env.routes.find(path, req.verb, route)) {
             http::write_error(w, 404);
-        } else if (!(route->allowed & bit(req.verb))) {
-            std::string allow = "Allow: " + route->allow + "\r\n";
+        } else if (!route.target) {
+            std::string allow = "Allow: " + *route.allow + "\r\n";
             http::write_error(w, 405, allow);
         } else {
             deferred later;
-            route->target->handle({req, {env.scratch.data(), std::size_t(n)}, body, now_ms}, w, later);
+            route.target->handle({req, path, body, now_ms, &route.params}, w, later);
             if (later.file.file && later.file.length > 0)
                 later.source = std::make_unique<file_stream>(std::move(later.file));
             if (later.source) {

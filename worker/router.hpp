@@ -22,12 +22,33 @@ using method_mask = std::uint16_t;
 [[nodiscard]] constexpr method_mask bit(http::method m) noexcept { return method_mask(1u << unsigned(m)); }
 inline constexpr method_mask get_head = bit(http::method::get) | bit(http::method::head);
 
+/// A route's named parameters, as matched: views into the normalised path.
+struct route_params {
+    static constexpr std::size_t max = 16;
+    struct item {
+        std::string_view name;
+        std::string_view value;
+    };
+    item items[max];
+    std::size_t count = 0;
+
+    /// The value of parameter `name`, or an empty view.
+    [[nodiscard]] std::string_view get(std::string_view name) const noexcept
+    {
+        for (std::size_t i = 0; i < count; ++i)
+            if (items[i].name == name)
+                return items[i].value;
+        return {};
+    }
+};
+
 /// A request as a handler sees it.
 struct request_view {
     const http::request& head;
     std::string_view path;        ///< Percent-decoded once, dot-segments removed.
     std::span<const char> body;   ///< Decoded body (empty when none).
     std::uint64_t now_ms = 0;     ///< The loop's monotonic clock for this turn.
+    const route_params* params = nullptr; ///< The matched route's parameters.
 };
 
 struct open_file;
@@ -74,30 +95,41 @@ public:
     virtual void handle(const request_view& req, http::response_writer& w, deferred& later) = 0;
 };
 
-/// Exact and prefix routes, tried in that order; the longest prefix wins.
+/// Routes by method and path pattern. A pattern is '/'-separated segments, each a literal,
+/// `{name}` (one non-empty segment) or, last only, `{*name}` (the rest of the path, maybe
+/// empty). At each segment a literal beats a parameter, which beats a catch-all; a route
+/// that fails further on falls back to the next candidate. HEAD is answered by the GET
+/// handler when no HEAD handler is set.
 class router {
 public:
-    struct route {
-        std::string path;     ///< Exact path, or prefix ending in '/'.
-        bool prefix = false;
-        method_mask allowed = get_head;
-        std::string allow;    ///< "GET, HEAD" for the 405 Allow header.
+    /// What a path matched: the handler for the method (null when the path matched but the
+    /// method is not allowed: 405), the Allow value and the parameters.
+    struct match {
         handler* target = nullptr;
+        const std::string* allow = nullptr;
+        route_params params;
     };
 
-    /// Adds an exact route. `h` must outlive the router.
-    void add(std::string_view path, method_mask allowed, handler* h);
-    /// Adds a prefix route ("/" matches everything not matched otherwise).
-    void add_prefix(std::string_view prefix, method_mask allowed, handler* h);
-    /// The route for a normalised path, or null (404).
-    [[nodiscard]] const route* find(std::string_view path) const noexcept;
+    router();
+    ~router();
+    router(router&&) noexcept;
+    router& operator=(router&&) noexcept;
+
+    /// Adds `h` for every method in `methods` at `pattern`; "" on success, else why the
+    /// pattern or the method is refused (bad syntax, or a handler already set). `h` must
+    /// outlive the router.
+    [[nodiscard]] std::string add(std::string_view pattern, method_mask methods, handler* h);
+    /// Adds a prefix route: `prefix` (ending in '/') and everything under it.
+    [[nodiscard]] std::string add_prefix(std::string_view prefix, method_mask methods, handler* h);
+    /// Matches a normalised path; false when nothing matches (404).
+    [[nodiscard]] bool find(std::string_view path, http::method m, match& out) const noexcept;
     /// Allow value for OPTIONS *: every method some route accepts, plus OPTIONS.
     [[nodiscard]] const std::string& allow_all() const noexcept { return allow_all_; }
 
 private:
-    void insert(route r);
+    struct node;
 
-    std::vector<route> routes_;
+    std::unique_ptr<node> root_;
     std::string allow_all_ = "OPTIONS";
     method_mask all_methods_ = 0;
 };

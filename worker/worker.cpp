@@ -51,29 +51,34 @@ int run_worker(const worker_start& start)
 
     const worker_settings& s = *start.settings;
     worker::router routes;
+    std::string refused;
+    const auto route = [&](std::string error) {
+        if (!error.empty() && refused.empty())
+            refused = std::move(error);
+    };
     worker::plaintext_handler plaintext;
     worker::json_handler json;
     worker::welcome_handler welcome;
     if (s.demo) {
-        routes.add("/plaintext", worker::get_head, &plaintext);
-        routes.add("/json", worker::get_head, &json);
+        route(routes.add("/plaintext", worker::get_head, &plaintext));
+        route(routes.add("/json", worker::get_head, &json));
     }
     if (s.welcome)
-        routes.add("/", worker::get_head, &welcome);
+        route(routes.add("/", worker::get_head, &welcome));
     worker::task_submit_handler submit;
     worker::job_status_handler jobs(s.task_spool);
     worker::builtin_task_handler prime("prime"), fib("fib");
     if (!s.task_pool.empty()) {
-        routes.add_prefix("/tasks/jobs/", worker::get_head, &jobs);
-        routes.add_prefix("/tasks/", worker::bit(http::method::post), &submit);
+        route(routes.add_prefix("/tasks/jobs/", worker::get_head, &jobs));
+        route(routes.add_prefix("/tasks/", worker::bit(http::method::post), &submit));
         if (s.demo) {
-            routes.add("/prime", worker::get_head, &prime);
-            routes.add("/fib", worker::get_head, &fib);
+            route(routes.add("/prime", worker::get_head, &prime));
+            route(routes.add("/fib", worker::get_head, &fib));
         }
     }
 #ifdef RINGFORK_TEST_ROUTES
     worker::spin_handler spin;
-    routes.add("/__test/spin", worker::get_head, &spin);
+    route(routes.add("/__test/spin", worker::get_head, &spin));
 #endif
     net::unique_fd root;
     std::unique_ptr<worker::static_handler> files;
@@ -85,9 +90,13 @@ int run_worker(const worker_start& start)
         }
         files = std::make_unique<worker::static_handler>(
             root.get(), worker::static_options{s.index, s.serve_dotfiles, s.autoindex});
-        routes.add_prefix("/", worker::get_head, files.get());
+        route(routes.add_prefix("/", worker::get_head, files.get()));
     }
 
+    if (!refused.empty()) {
+        net::log::error("{}", refused);
+        return 70;
+    }
     std::string error;
     worker::loop loop(start, routes, error);
     if (!error.empty()) {

@@ -41,9 +41,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static echo body_echo;
     static worker::router routes = [] {
         worker::router r;
-        r.add("/plaintext", worker::get_head, &plain);
-        r.add("/json", worker::get_head, &json);
-        r.add_prefix("/echo", worker::bit(http::method::post) | worker::bit(http::method::put), &body_echo);
+        const worker::method_mask post_put = worker::bit(http::method::post) | worker::bit(http::method::put);
+        for (const std::string& refused : {r.add("/plaintext", worker::get_head, &plain),
+                                           r.add("/json", worker::get_head, &json), r.add("/echo", post_put, &body_echo),
+                                           r.add_prefix("/echo/", post_put, &body_echo)})
+            check(refused.empty());
         return r;
     }();
     http::date_cache date;

@@ -33,8 +33,8 @@ struct fixture {
 
     fixture()
     {
-        routes.add("/plaintext", get_head, &plain);
-        routes.add("/echo", bit(http::method::post), &echo);
+        BOOST_REQUIRE(routes.add("/plaintext", get_head, &plain).empty());
+        BOOST_REQUIRE(routes.add("/echo", bit(http::method::post), &echo).empty());
         date.update(0);
     }
     http_session::verdict feed(std::string s) { return session.on_data({s.data(), s.size()}, out, env, 0); }
