@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -120,7 +121,7 @@ private:
     std::string exe_path_;          ///< The binary on disk, as it was at start (for USR2).
     std::vector<slot> slots_;
     std::vector<net::unique_fd> shared_listeners_;
-    std::vector<worker_proc> workers_;
+    std::list<worker_proc> workers_; ///< A list: handlers that start a worker (a READY that advances a reload) keep references to others valid.
     net::unique_fd signal_fd_;
     ipc::accept_share* share_ = nullptr;
     ipc::worker_stats exited_totals_{};  ///< Sum of every exited worker's last snapshot (gauges zeroed).
