@@ -12,35 +12,15 @@
 
 #include "net/http_parser.hpp"
 #include "net/http_response.hpp"
+#include "net/route_table.hpp"
 #include "worker/body_source.hpp"
 
 namespace ringfork::worker {
 
-/// A set of methods, one bit per http::method.
-using method_mask = std::uint16_t;
-
-[[nodiscard]] constexpr method_mask bit(http::method m) noexcept { return method_mask(1u << unsigned(m)); }
-inline constexpr method_mask get_head = bit(http::method::get) | bit(http::method::head);
-
-/// A route's named parameters, as matched: views into the normalised path.
-struct route_params {
-    static constexpr std::size_t max = 16;
-    struct item {
-        std::string_view name;
-        std::string_view value;
-    };
-    item items[max];
-    std::size_t count = 0;
-
-    /// The value of parameter `name`, or an empty view.
-    [[nodiscard]] std::string_view get(std::string_view name) const noexcept
-    {
-        for (std::size_t i = 0; i < count; ++i)
-            if (items[i].name == name)
-                return items[i].value;
-        return {};
-    }
-};
+using http::bit;
+using http::get_head;
+using http::method_mask;
+using http::route_params;
 
 /// A request as a handler sees it.
 struct request_view {
@@ -95,11 +75,7 @@ public:
     virtual void handle(const request_view& req, http::response_writer& w, deferred& later) = 0;
 };
 
-/// Routes by method and path pattern. A pattern is '/'-separated segments, each a literal,
-/// `{name}` (one non-empty segment) or, last only, `{*name}` (the rest of the path, maybe
-/// empty). At each segment a literal beats a parameter, which beats a catch-all; a route
-/// that fails further on falls back to the next candidate. HEAD is answered by the GET
-/// handler when no HEAD handler is set.
+/// The worker's route table: patterns (see http::route_table) to handlers.
 class router {
 public:
     /// What a path matched: the handler for the method (null when the path matched but the
@@ -110,31 +86,19 @@ public:
         route_params params;
     };
 
-    router();
-    ~router();
-    router(router&&) noexcept;
-    router& operator=(router&&) noexcept;
-
-    /// Adds `h` for every method in `methods` at `pattern`; "" on success, else why the
-    /// pattern or the method is refused (bad syntax, or a handler already set). `h` must
-    /// outlive the router.
+    /// Adds `h` for every method in `methods` at `pattern`; "" or why it is refused. `h`
+    /// must outlive the router.
     [[nodiscard]] std::string add(std::string_view pattern, method_mask methods, handler* h);
     /// Adds a prefix route: `prefix` (ending in '/') and everything under it.
     [[nodiscard]] std::string add_prefix(std::string_view prefix, method_mask methods, handler* h);
     /// Matches a normalised path; false when nothing matches (404).
     [[nodiscard]] bool find(std::string_view path, http::method m, match& out) const noexcept;
     /// Allow value for OPTIONS *: every method some route accepts, plus OPTIONS.
-    [[nodiscard]] const std::string& allow_all() const noexcept { return allow_all_; }
+    [[nodiscard]] const std::string& allow_all() const noexcept { return table_.allow_all(); }
 
 private:
-    struct node;
-
-    std::unique_ptr<node> root_;
-    std::string allow_all_ = "OPTIONS";
-    method_mask all_methods_ = 0;
+    http::route_table table_;
+    std::vector<handler*> handlers_;
 };
-
-/// "GET, HEAD, POST" for a mask.
-[[nodiscard]] std::string allow_header(method_mask m);
 
 } // namespace ringfork::worker
