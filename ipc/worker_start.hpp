@@ -10,6 +10,10 @@
 #include "ipc/accept_share.hpp"
 #include "net/http_parser.hpp"
 
+namespace ringfork::detail {
+struct app_spec;
+} // namespace ringfork::detail
+
 namespace ringfork::ipc {
 
 /// Settings a worker needs, fixed for the worker's whole life (a reload forks new workers).
@@ -50,6 +54,7 @@ struct worker_start {
     std::vector<int> listen_fds;      ///< The listeners this worker accepts on.
     accept_share* share = nullptr;    ///< Shared accept counters (shared mode), or null.
     const worker_settings* settings = nullptr;
+    const ringfork::detail::app_spec* app = nullptr; ///< The application's registrations (null: none).
 };
 
 /// Runs a worker until it drains or is told to stop; returns the process exit code.

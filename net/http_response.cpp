@@ -143,6 +143,17 @@ void response_writer::finish_head(std::uint64_t length)
         out_.append("\r\n\r\n");
 }
 
+bool response_writer::finish_head_unknown_length()
+{
+    if (ctx_.version_minor == 0)
+        ctx_.keep_alive = false;
+    const bool chunked = ctx_.version_minor != 0;
+    if (chunked)
+        out_.append("Transfer-Encoding: chunked\r\n");
+    finish_without_body();
+    return chunked;
+}
+
 void response_writer::finish_without_body()
 {
     if (!ctx_.keep_alive)

@@ -57,6 +57,10 @@ public:
     void finish_head(std::uint64_t length);
     /// Ends the head of a response that has no content at all (304): no Content-Length.
     void finish_without_body();
+    /// Ends the head of a body whose length is not known yet: chunked for HTTP/1.1; for
+    /// HTTP/1.0 no framing and Connection: close (the close ends the body). Returns whether
+    /// the body is to be chunked.
+    bool finish_head_unknown_length();
 
     [[nodiscard]] const response_context& context() const noexcept { return ctx_; }
     /// Overrides the keep-alive decision before finish() (a handler that must close).
@@ -65,6 +69,8 @@ public:
     [[nodiscard]] unsigned status() const noexcept { return status_; }
     /// Content bytes this response carries on the wire (0 for HEAD and 304).
     [[nodiscard]] std::uint64_t body_length() const noexcept { return body_length_; }
+    /// Counts body bytes appended after the head by the caller (a streamed body).
+    void count_body(std::uint64_t n) noexcept { body_length_ += ctx_.head ? 0 : n; }
     /// The buffer written to, for handlers that append a body in pieces after finish_head().
     [[nodiscard]] net::byte_buffer& buffer() noexcept { return out_; }
 

@@ -18,6 +18,7 @@ namespace ringfork::worker {
 
 class connection_table;
 struct connection;
+struct connection_handle;
 
 /// What the access log and the counters need to know about a response whose bytes come
 /// later: filled by the session when the source is attached (the request side) and by the
@@ -50,6 +51,9 @@ public:
     [[nodiscard]] net::byte_buffer& out() noexcept;
     /// Sends what is in out() this turn. `more`: the body follows at once (MSG_MORE).
     void send(bool more = false) noexcept;
+    /// Calls proceed() again once nothing is waiting to be sent: at once (next turn) when
+    /// the output is empty already.
+    void wake() noexcept;
     /// Output is waiting or in flight; proceed() is called again once it has all gone.
     [[nodiscard]] bool output_pending() const noexcept;
     /// The client socket, for ops that move bytes into it directly (splice, poll).
@@ -66,6 +70,10 @@ public:
     /// Recomputes the connection's deadline after the source's state changed.
     void refresh_deadline() noexcept;
     [[nodiscard]] worker_env& env() noexcept;
+    /// Names this connection for a later visit (connection_table::visit).
+    [[nodiscard]] connection_handle handle() const noexcept;
+    /// Bytes of output not yet taken by the socket.
+    [[nodiscard]] std::size_t output_bytes() const noexcept;
 
 private:
     connection_table& table_;

@@ -31,6 +31,7 @@ struct connection {
     bool queued = false;         ///< On the table's flush list this turn.
     bool rearm_recv = false;     ///< Multishot recv ended (e.g. ENOBUFS); re-arm this turn.
     bool source_done = false;    ///< The source said done(); detached once its call returns.
+    bool wake_source = false;    ///< The source asked for proceed() once the output is empty.
     std::uint64_t arrived_us = 0;       ///< When the oldest unsent response's request arrived.
     net::peer_ip peer;                  ///< The client, kept when the access log is on.
     net::byte_buffer out;   ///< Output being produced: anyone may append to it at any time.

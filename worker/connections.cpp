@@ -94,6 +94,7 @@ void connection_table::on_recv(const user_data& u, const io_uring_cqe& cqe)
         if (!c.closing && !c.lingering) {
             take_spare_block(c);
             env_.peer = &c.peer;
+            env_.client_fd = c.fd;
             const auto verdict =
                 c.session.on_data({buffers_.data(bid), std::size_t(cqe.res)}, c.out, env_, env_.now_ms);
             if (verdict == http_session::verdict::close_after_send)
@@ -155,7 +156,10 @@ void connection_table::queue_flush(connection& c, std::uint32_t index)
 // produced meanwhile (pipelined requests, a task's answer) goes to a fresh `out`.
 void connection_table::flush()
 {
-    for (std::uint32_t index : flush_list_) {
+    // By index: a woken source may produce output and queue its connection again, which is
+    // then sent in this same pass.
+    for (std::size_t i = 0; i < flush_list_.size(); ++i) {
+        const std::uint32_t index = flush_list_[i];
         connection& c = conns_[index];
         c.queued = false;
         if (!c.in_use() || c.closing)
@@ -163,6 +167,13 @@ void connection_table::flush()
         if (c.rearm_recv && !c.recv_armed && !c.peer_eof) {
             arm_recv(c, index);
             c.rearm_recv = false;
+        }
+        if (c.wake_source && !c.send_inflight && c.output_empty()) {
+            c.wake_source = false;
+            output_sent(c, index);
+            finish_close_if_done(c, index);
+            update_deadline(c, index);
+            continue;
         }
         if (!c.send_inflight && !c.output_empty()) {
             if (c.wire.empty())
@@ -207,6 +218,7 @@ void connection_table::on_send(const user_data& u, const io_uring_cqe& cqe)
 
 void connection_table::output_sent(connection& c, std::uint32_t index)
 {
+    c.wake_source = false;
     const std::uint64_t took = env_.now_us - c.arrived_us;
     for (std::uint32_t i = 0; i < c.responses_unsent; ++i)
         env_.stats.latency.record(took);
@@ -238,6 +250,7 @@ void connection_table::resume_session(connection& c, std::uint32_t index)
 {
     take_spare_block(c);
     env_.peer = &c.peer;
+    env_.client_fd = c.fd;
     if (c.session.resume(c.out, env_, env_.now_ms) == http_session::verdict::close_after_send)
         c.close_after_send = true;
     after_session(c, index);
@@ -284,6 +297,8 @@ void connection_table::settle(connection& c, std::uint32_t index)
         const std::unique_ptr<body_source> done = std::move(c.source);
         env_.peer = &c.peer;
         c.session.source_done(*done, env_);
+        if (c.session.closed())
+            c.close_after_send = true;
         c.responses_unsent += c.session.take_completed();
         if (c.arrived_us == 0)
             c.arrived_us = env_.now_us;
@@ -454,6 +469,12 @@ void source_context::send(bool more) noexcept
     table_.queue_flush(c_, index_);
 }
 
+void source_context::wake() noexcept
+{
+    c_.wake_source = true;
+    table_.queue_flush(c_, index_);
+}
+
 bool source_context::output_pending() const noexcept { return c_.send_inflight || !c_.output_empty(); }
 
 int source_context::socket() const noexcept { return c_.fd; }
@@ -469,5 +490,9 @@ bool source_context::closing() const noexcept { return c_.closing; }
 void source_context::refresh_deadline() noexcept { table_.update_deadline(c_, index_); }
 
 worker_env& source_context::env() noexcept { return table_.env_; }
+
+connection_handle source_context::handle() const noexcept { return {&table_, index_, c_.generation}; }
+
+std::size_t source_context::output_bytes() const noexcept { return c_.out.size() + c_.wire.size(); }
 
 } // namespace ringfork::worker

@@ -19,6 +19,15 @@
 
 namespace ringfork::worker {
 
+class connection_table;
+
+/// Names one connection across loop turns; stale once its slot is reused.
+struct connection_handle {
+    connection_table* table = nullptr;
+    std::uint32_t index = 0;
+    std::uint32_t generation = 0;
+};
+
 class connection_table {
 public:
     /// Provided-buffer group the receives use.
@@ -45,6 +54,10 @@ public:
     /// Draining began: idle connections get a short last chance, busy ones close after
     /// their next response.
     void start_drain();
+    /// Runs `fn(source_context&)` on the connection `h` names if it is still open and has a
+    /// body source attached (an answer given later, from another completion); false when
+    /// it is gone. What `fn` writes is sent this turn.
+    template <typename F> bool visit(const connection_handle& h, F&& fn);
 
 private:
     friend class source_context;
@@ -79,5 +92,19 @@ private:
     timer_wheel timers_;
     std::uint32_t open_ = 0;
 };
+
+template <typename F> bool connection_table::visit(const connection_handle& h, F&& fn)
+{
+    if (h.index >= conns_.size())
+        return false;
+    connection& c = conns_[h.index];
+    if (!c.in_use() || c.generation != h.generation || !c.source || c.closing)
+        return false;
+    source_context ctx(*this, c, h.index);
+    fn(ctx);
+    settle(c, h.index);
+    update_deadline(c, h.index);
+    return true;
+}
 
 } // namespace ringfork::worker

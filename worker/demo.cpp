@@ -3,21 +3,17 @@
 
 namespace ringfork::worker {
 
-void plaintext_handler::handle(const request_view&, http::response_writer& w, deferred&)
+void plaintext(ringfork::request&, ringfork::responder res)
 {
-    w.start(200);
-    w.header("Content-Type", "text/plain");
-    w.finish("Hello, World!");
+    res.send(200, "text/plain", "Hello, World!");
 }
 
-void json_handler::handle(const request_view&, http::response_writer& w, deferred&)
+void json(ringfork::request&, ringfork::responder res)
 {
-    w.start(200);
-    w.header("Content-Type", "application/json");
-    w.finish(R"({"message":"Hello, World!"})");
+    res.send(200, "application/json", R"({"message":"Hello, World!"})");
 }
 
-void welcome_handler::handle(const request_view&, http::response_writer& w, deferred&)
+void welcome(ringfork::request&, ringfork::responder res)
 {
     static constexpr std::string_view page = R"(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ringfork</title>
@@ -33,9 +29,7 @@ while the workers keep answering everyone else</li></ul>
 <p>Serve a directory with <code>ringfork --root DIR</code>; see <code>ringfork --help</code>.</p>
 </body></html>
 )";
-    w.start(200);
-    w.header("Content-Type", "text/html; charset=utf-8");
-    w.finish(page);
+    res.send(200, "text/html; charset=utf-8", page);
 }
 
 } // namespace ringfork::worker

@@ -160,7 +160,7 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
             http::write_error(w, 405, allow);
         } else {
             deferred later;
-            route.target->handle({req, path, body, now_ms, &route.params}, w, later);
+            route.target->handle({req, path, body, now_ms, &route.params, &env}, w, later);
             if (later.file.file && later.file.length > 0)
                 later.source = std::make_unique<file_stream>(std::move(later.file));
             if (later.source) {
@@ -193,6 +193,8 @@ void http_session::source_done(const body_source& source, worker_env& env)
     const exchange_record& x = source.exchange;
     account({x.method, x.target, x.referer, x.user_agent, x.context.version_minor}, x.status, x.body_bytes, env);
     waiting_ = false;
+    if (!x.context.keep_alive)
+        closed_ = true; // the source's answer closes the connection (an HTTP/1.0 stream, an error)
 }
 
 void http_session::account(const http::request_summary& r, unsigned status, std::uint64_t body_bytes,

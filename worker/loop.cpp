@@ -70,12 +70,12 @@ loop::loop(const ipc::worker_start& start, const router& routes, std::string& er
     }
 }
 
-int loop::run()
+int loop::run(bool defer_ready)
 {
-    acceptor_.start();
     link_.arm();
+    if (!defer_ready)
+        announce_ready();
     io_uring_submit(ring_.get());
-    link_.send(ipc::msg_type::ready, stats_);
     next_stats_ms_ = env_.now_ms + settings_.stats_interval_ms;
 
     for (;;) {
@@ -107,6 +107,15 @@ int loop::run()
     stats_.connections_open = conns_.open_count();
     link_.send(draining_ && conns_.open_count() == 0 ? ipc::msg_type::drained : ipc::msg_type::stats, stats_);
     return 0;
+}
+
+void loop::announce_ready()
+{
+    if (announced_ || draining_)
+        return;
+    announced_ = true;
+    acceptor_.start();
+    link_.send(ipc::msg_type::ready, stats_);
 }
 
 void loop::dispatch(const io_uring_cqe& cqe)
@@ -189,6 +198,8 @@ void loop::start_drain(std::uint64_t retire_for_ms)
     draining_ = true;
     env_.draining = true;
     conns_.start_drain();
+    if (on_drain_)
+        on_drain_();
 }
 
 void loop::tick()

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,13 @@ public:
     /// Sets up the ring, the buffer ring and the signal fd; `error` on failure.
     loop(const ipc::worker_start& start, const router& routes, std::string& error);
 
-    /// Serves until drained or stopped; returns the process exit code.
-    int run();
+    /// Serves until drained or stopped; returns the process exit code. With `defer_ready`,
+    /// accepting and READY wait for announce_ready().
+    int run(bool defer_ready = false);
+    /// Starts accepting and tells the master READY (once; on the loop's thread).
+    void announce_ready();
+    /// Called when draining begins (the app's on_drain hooks).
+    void on_drain(std::function<void()> fn) { on_drain_ = std::move(fn); }
     /// What the kernel probe found.
     [[nodiscard]] const net::ring_features& features() const noexcept { return ring_.features(); }
     /// Registers a service (it must outlive the loop) and returns the id its ops carry.
@@ -63,9 +69,11 @@ private:
     master_link link_;
     std::vector<ring_service*> services_;
 
+    std::function<void()> on_drain_;
     std::uint64_t next_stats_ms_ = 0;
     std::uint64_t next_log_flush_ms_ = 0;
     bool draining_ = false;
+    bool announced_ = false;
 };
 
 } // namespace ringfork::worker

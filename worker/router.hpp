@@ -29,6 +29,7 @@ struct request_view {
     std::span<const char> body;   ///< Decoded body (empty when none).
     std::uint64_t now_ms = 0;     ///< The loop's monotonic clock for this turn.
     const route_params* params = nullptr; ///< The matched route's parameters.
+    worker_env* env = nullptr;            ///< The worker's shared state (null in some tests).
 };
 
 struct open_file;

@@ -79,7 +79,7 @@ void static_handler::handle(const request_view& req, http::response_writer& w, d
         http::write_error(w, 404);
         return;
     }
-    std::string relative(path.substr(1));
+    std::string relative(path.substr(std::min(opts_.prefix.size(), path.size())));
     auto r = cache_.open(relative, req.now_ms);
     if (r.what == file_cache::status::ok && r.file->directory) {
         if (!path.ends_with('/')) {

@@ -15,6 +15,7 @@ struct static_options {
     std::string index = "index.html"; ///< Served for a directory request ending in '/'.
     bool serve_dotfiles = false;      ///< Otherwise any path segment starting with '.' is 404.
     bool autoindex = false;           ///< Directory listing when there is no index file.
+    std::string prefix = "/";         ///< Where the root is mounted: paths start with it.
 };
 
 class static_handler final : public handler {

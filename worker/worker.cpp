@@ -12,6 +12,8 @@
 #include "net/error.hpp"
 #include "net/fd.hpp"
 #include "net/log.hpp"
+#include "ipc/app_spec.hpp"
+#include "worker/app_runtime.hpp"
 #include "worker/demo.hpp"
 #include "worker/loop.hpp"
 #include "worker/router.hpp"
@@ -51,20 +53,21 @@ int run_worker(const worker_start& start)
 
     const worker_settings& s = *start.settings;
     worker::router routes;
+    worker::app_runtime app;
     std::string refused;
     const auto route = [&](std::string error) {
         if (!error.empty() && refused.empty())
             refused = std::move(error);
     };
-    worker::plaintext_handler plaintext;
-    worker::json_handler json;
-    worker::welcome_handler welcome;
+    if (start.app)
+        route(app.build(*start.app, routes));
+    // The binary's own routes, written on the same API as an app's.
     if (s.demo) {
-        route(routes.add("/plaintext", worker::get_head, &plaintext));
-        route(routes.add("/json", worker::get_head, &json));
+        route(app.add(routes, worker::get_head, "/plaintext", worker::plaintext));
+        route(app.add(routes, worker::get_head, "/json", worker::json));
     }
     if (s.welcome)
-        route(routes.add("/", worker::get_head, &welcome));
+        route(app.add(routes, worker::get_head, "/", worker::welcome));
     worker::task_submit_handler submit;
     worker::job_status_handler jobs(s.task_spool);
     worker::builtin_task_handler prime("prime"), fib("fib");
@@ -80,32 +83,36 @@ int run_worker(const worker_start& start)
     worker::spin_handler spin;
     route(routes.add("/__test/spin", worker::get_head, &spin));
 #endif
-    net::unique_fd root;
-    std::unique_ptr<worker::static_handler> files;
-    if (!s.root.empty()) {
-        root.reset(::open(s.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!root) {
-            net::log::error("{}", net::sys_error("open", s.root, errno));
-            return 70;
-        }
-        files = std::make_unique<worker::static_handler>(
-            root.get(), worker::static_options{s.index, s.serve_dotfiles, s.autoindex});
-        route(routes.add_prefix("/", worker::get_head, files.get()));
-    }
-
+    if (!s.root.empty())
+        route(app.mount(routes, "/", s.root, {s.index, s.autoindex, s.serve_dotfiles}));
     if (!refused.empty()) {
         net::log::error("{}", refused);
         return 70;
     }
+
     std::string error;
     worker::loop loop(start, routes, error);
+    if (error.empty())
+        error = app.start(loop);
     if (!error.empty()) {
         net::log::error("{}", error);
         return 70; // EX_SOFTWARE: the master logs the exit and backs off
     }
     if (start.slot == 0 && start.generation == 1)
         net::log::info("io_uring: {}", loop.features().describe());
-    return loop.run();
+    bool deferred = false;
+    if (start.app) {
+        const ringfork::detail::app_spec& spec = *start.app;
+        deferred = app.run_start_hooks(spec, start.slot, start.generation, [&loop] { loop.announce_ready(); });
+        if (!spec.on_drain.empty())
+            loop.on_drain([&spec] {
+                for (const auto& hook : spec.on_drain)
+                    hook();
+            });
+    }
+    const int code = loop.run(deferred);
+    app.stop();
+    return code;
 }
 
 } // namespace ringfork::ipc

@@ -16,6 +16,7 @@ namespace ringfork::worker {
 class router;
 class access_log;
 class pipe_pool;
+class app_runtime;
 
 struct worker_env {
     const router& routes;
@@ -29,7 +30,9 @@ struct worker_env {
     std::uint64_t now_ms = 0;   ///< The loop's monotonic clock for this turn.
     std::uint64_t now_us = 0;
     pipe_pool* pipes = nullptr; ///< Pipes for spliced bodies (null in tests without a loop).
-    const net::peer_ip* peer = nullptr; ///< The client of the connection being served.
+    const net::peer_ip* peer = nullptr; ///< The client of the connection being served (when logging).
+    int client_fd = -1;                 ///< Its socket, to look the peer up for a handler.
+    app_runtime* app = nullptr;         ///< The library's per-worker state (file roots, posts).
 };
 
 } // namespace ringfork::worker

@@ -2,6 +2,8 @@
 #include "master/config/options.hpp"
 
 #include "master/config/config_file.hpp"
+#include "ipc/app_spec.hpp"
+#include "net/route_table.hpp"
 #include "master/config/flag_table.hpp"
 
 #include <unistd.h>
@@ -97,12 +99,40 @@ parse_outcome apply_arguments(std::span<const char* const> args, options& out, s
     return {checking ? action::check : action::serve, {}};
 }
 
+/// The app's routes and the built-in ones (demo, welcome page, task routes, --root) in one
+/// table: "" or the first pattern two of them claim for the same method.
+std::string check_routes(const options& o)
+{
+    if (!o.app)
+        return {};
+    http::route_table table;
+    std::string clash;
+    const auto add = [&](std::string_view pattern, http::method_mask methods) {
+        if (std::string refused = table.add(pattern, methods, 0); !refused.empty() && clash.empty())
+            clash = fmt::format("the application's routes and ringfork's own collide: {}", refused);
+    };
+    for (const auto& r : o.app->routes)
+        add(r.pattern, r.methods);
+    for (const auto& m : o.app->mounts)
+        add(fmt::format("{}{{*path}}", m.prefix), http::get_head);
+    if (o.worker.demo) {
+        add("/plaintext", http::get_head);
+        add("/json", http::get_head);
+    }
+    if (o.worker.welcome)
+        add("/", http::get_head);
+    if (!o.worker.root.empty())
+        add("/{*path}", http::get_head);
+    return clash;
+}
+
 /// Defaults and cross-option rules, once every source has been applied.
 parse_outcome finish(options& out, action what)
 {
     if (out.listen.empty())
         out.listen.push_back(*net::parse_address("127.0.0.1:8080"));
-    if (!out.content) {
+    const bool app_content = out.app && (!out.app->routes.empty() || !out.app->mounts.empty());
+    if (!out.content && !app_content) {
         out.worker.demo = true;
         out.worker.welcome = true;
     }
@@ -127,6 +157,8 @@ parse_outcome finish(options& out, action what)
     }
     out.worker.task_spool = out.tasks.spool;
     out.worker.task_timeout_ms = out.tasks.timeout_ms;
+    if (std::string clash = check_routes(out); !clash.empty())
+        return {action::serve, clash};
     return {what, {}};
 }
 

@@ -11,6 +11,10 @@
 #include "master/tasks/task_runner.hpp"
 #include "net/address.hpp"
 
+namespace ringfork::detail {
+struct app_spec;
+} // namespace ringfork::detail
+
 namespace ringfork::master {
 
 enum class accept_mode { reuseport, shared };
@@ -31,6 +35,10 @@ struct options {
     double worker_timeout_s = 30;       ///< --worker-timeout: heartbeat silence before SIGABRT.
     task_pool_settings tasks;           ///< --task and --task-*: the task pool (off without tasks).
     bool content = false;               ///< A content option (--demo, --root) was given.
+    /// The application's registrations (set by app::run before parsing, kept across
+    /// reloads): routes of its own mean no embedded default, and they must not collide
+    /// with the built-in ones.
+    const ringfork::detail::app_spec* app = nullptr;
 };
 
 enum class action { serve, help, version, check };

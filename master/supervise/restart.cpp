@@ -12,6 +12,8 @@
 #include <ctime>
 
 #include "master/supervise/supervisor.hpp"
+
+#include "ipc/app_spec.hpp"
 #include "net/clock.hpp"
 #include "net/error.hpp"
 #include "net/log.hpp"
@@ -46,6 +48,7 @@ void supervisor::start_reload()
     for (std::size_t i = 1; i < argv_.size(); ++i)
         args.push_back(argv_[i].c_str());
     options fresh;
+    fresh.app = opts_.app;
     const parse_outcome r = load_options(args, fresh);
     if (!r.error.empty()) {
         net::log::error("reload rejected: {}; keeping the running configuration", r.error);
@@ -68,6 +71,7 @@ void supervisor::start_reload()
         tune_listeners();
     }
     notify("RELOADING=1");
+    run_hooks(&ringfork::detail::app_spec::on_reload);
     rolling_queue_.clear();
     for (unsigned i = 0; i < slots_.size(); ++i)
         if (!slots_[i].retiring)
@@ -77,6 +81,13 @@ void supervisor::start_reload()
     advance_rolling();
     if (fresh.workers && fresh.workers != target_workers_)
         scale_to(fresh.workers);
+}
+
+void supervisor::run_hooks(const std::vector<std::function<void()>> ringfork::detail::app_spec::*which)
+{
+    if (opts_.app)
+        for (const auto& hook : opts_.app->*which)
+            hook();
 }
 
 void supervisor::advance_rolling()
@@ -96,6 +107,7 @@ void supervisor::advance_rolling()
         ++reloads_;
         net::log::info("reload complete: {} workers serving", target_workers_);
         notify("READY=1");
+        run_hooks(&ringfork::detail::app_spec::on_ready);
     }
 }
 

@@ -5,6 +5,8 @@
 // deadline. Signal handlers do not exist here: signalfd turns signals into reads.
 #include "master/supervise/supervisor.hpp"
 
+#include "ipc/app_spec.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -250,6 +252,7 @@ bool supervisor::spawn(unsigned index)
     start.master_pid = getpid();
     start.share = share_;
     start.settings = &opts_.worker;
+    start.app = opts_.app;
     for (const auto& fd : opts_.accept == accept_mode::shared ? shared_listeners_ : s.listeners)
         start.listen_fds.push_back(fd.get());
     // Signals stay blocked in the child: the worker reads them from its own signalfd.
@@ -349,6 +352,23 @@ void supervisor::on_signal()
     }
 }
 
+// The app's worker-exit hooks run here, in the master, for every exit: a worker killed by
+// the watchdog or a signal never gets to run code of its own.
+void supervisor::run_exit_hooks(unsigned slot_index, pid_t pid, int status, bool expected)
+{
+    if (!opts_.app || opts_.app->on_worker_exit.empty())
+        return;
+    ringfork::worker_exit e;
+    e.slot = slot_index;
+    e.pid = pid;
+    e.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    e.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    e.expected = expected;
+    e.reason = describe_exit(status);
+    for (const auto& hook : opts_.app->on_worker_exit)
+        hook(e);
+}
+
 void supervisor::reap()
 {
     int status = 0;
@@ -374,6 +394,7 @@ void supervisor::reap()
         const bool was_draining = it->state == worker_state::draining;
         const bool was_starting = it->state == worker_state::starting;
         workers_.erase(it);
+        run_exit_hooks(index, pid, status, was_draining || stopping_);
         slot& s = slots_[index];
         if (stopping_) {
             if (!clean)

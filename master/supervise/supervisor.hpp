@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <list>
 #include <memory>
 #include <string>
@@ -64,6 +65,9 @@ private:
     [[nodiscard]] bool spawn(unsigned slot_index);
     void on_signal();
     void reap();
+    void run_exit_hooks(unsigned slot_index, pid_t pid, int status, bool expected);
+    /// The app's hooks named `which` (on_ready, on_reload), in the master.
+    void run_hooks(const std::vector<std::function<void()>> ringfork::detail::app_spec::*which);
     void read_channel(worker_proc& w);
     void bank_stats(worker_proc& w);
     void begin_stop(bool graceful);

@@ -21,6 +21,7 @@
 
 #include "ipc/handover.hpp"
 #include "master/supervise/supervisor.hpp"
+#include "ipc/app_spec.hpp"
 #include "net/clock.hpp"
 #include "net/error.hpp"
 #include "net/log.hpp"
@@ -94,6 +95,7 @@ void supervisor::announce_ready()
 {
     net::log::info("ready: {} workers serving", slots_.size());
     notify("READY=1");
+    run_hooks(&ringfork::detail::app_spec::on_ready);
     if (predecessor_fd_) {
         write_pid_file();
         send_handover(predecessor_fd_.get(), 2);

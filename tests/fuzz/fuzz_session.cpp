@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "worker/app_route.hpp"
 #include "worker/demo.hpp"
 #include "worker/http_session.hpp"
 
@@ -36,8 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 {
     if (size < 1)
         return 0;
-    static worker::plaintext_handler plain;
-    static worker::json_handler json;
+    static worker::app_route plain{worker::plaintext};
+    static worker::app_route json{worker::json};
     static echo body_echo;
     static worker::router routes = [] {
         worker::router r;

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "worker/app_route.hpp"
 #include "worker/demo.hpp"
 #include "worker/http_session.hpp"
 
@@ -11,7 +12,7 @@ using namespace ringfork::worker;
 
 namespace {
 
-struct echo_body final : handler {
+struct echo_body final : worker::handler {
     void handle(const request_view& req, http::response_writer& w, deferred&) override
     {
         w.start(200);
@@ -20,7 +21,7 @@ struct echo_body final : handler {
 };
 
 struct fixture {
-    plaintext_handler plain;
+    app_route plain{plaintext};
     echo_body echo;
     router routes;
     http::date_cache date;

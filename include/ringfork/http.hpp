@@ -1,0 +1,165 @@
+// The HTTP side of the ringfork library: the request a handler sees, the responder it
+// answers with (at once or later), and the writer of a streamed body. Everything here runs
+// on the worker's loop thread; code on other threads hands work back with loop_ref::post
+// (ringfork/loop.hpp).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ringfork {
+
+namespace detail {
+struct request_state;
+class exchange;
+} // namespace detail
+
+class file_root;
+class body_writer;
+
+/// One header field.
+struct header {
+    std::string name;
+    std::string value;
+};
+
+/// A whole response: status, fields and body. Content-Length, Date, Server and Connection
+/// are written by ringfork; a field with CR, LF or NUL turns the answer into a 500.
+struct response {
+    int status = 200;
+    std::vector<header> headers;
+    std::string body;
+
+    /// A text/plain; charset=utf-8 response.
+    [[nodiscard]] static response text(int status, std::string body);
+    /// An application/json response.
+    [[nodiscard]] static response json(int status, std::string body);
+    /// Adds a field; returns *this for chaining.
+    response& set(std::string name, std::string value);
+};
+
+/// The request being handled. Its views stay valid until the handler returns: copy what a
+/// later answer needs.
+class request {
+public:
+    /// "GET", "POST", ...
+    [[nodiscard]] std::string_view method() const noexcept;
+    /// The path, percent-decoded once and with dot-segments removed ("/users/42").
+    [[nodiscard]] std::string_view path() const noexcept;
+    /// The request-target as sent ("/users/42?x=1").
+    [[nodiscard]] std::string_view target() const noexcept;
+    /// The query string as sent, without '?'.
+    [[nodiscard]] std::string_view query_string() const noexcept;
+    /// The first value of query parameter `name`, percent- and '+'-decoded; nullopt when absent.
+    [[nodiscard]] std::optional<std::string> query(std::string_view name) const;
+    /// Every query parameter in order, decoded.
+    [[nodiscard]] std::vector<std::pair<std::string, std::string>> query_params() const;
+    /// The value of path parameter `name` of the matched pattern (`/users/{id}`); empty if none.
+    [[nodiscard]] std::string_view param(std::string_view name) const noexcept;
+    /// The first field named `name` (case-insensitive); nullopt when absent.
+    [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const noexcept;
+    /// Every field, in order.
+    [[nodiscard]] std::vector<std::pair<std::string_view, std::string_view>> headers() const;
+    /// The body, decoded (chunked), at most --max-body bytes.
+    [[nodiscard]] std::string_view body() const noexcept;
+    /// The client's IP address ("192.0.2.7", "::1"), or "" when unknown.
+    [[nodiscard]] std::string peer() const;
+    /// 1 for HTTP/1.1, 0 for HTTP/1.0.
+    [[nodiscard]] int version_minor() const noexcept;
+
+    explicit request(const detail::request_state& s) noexcept : s_(&s) {}
+
+private:
+    const detail::request_state* s_;
+};
+
+/// How a handler answers its request: once, now or later. Move-only; keep it (in a
+/// lambda, a container) to answer from another completion on the same worker. Dropped
+/// without an answer, it answers 500 and logs a line.
+class responder {
+public:
+    responder() noexcept = default;
+    explicit responder(detail::exchange* x) noexcept;
+    responder(responder&& other) noexcept;
+    responder& operator=(responder&& other) noexcept;
+    responder(const responder&) = delete;
+    responder& operator=(const responder&) = delete;
+    ~responder();
+
+    /// Answers with `r`.
+    void send(response r);
+    /// Answers with `status`, one Content-Type and a body.
+    void send(int status, std::string_view content_type, std::string_view body);
+    /// Answers with the file `relative` beneath `root` through the static file machinery
+    /// (ranges, conditionals, precompressed siblings, large bodies spliced). Only while the
+    /// handler runs: the request's fields decide the answer.
+    void send_file(const file_root& root, std::string_view relative);
+    /// Starts a streamed response (chunked) and returns its writer.
+    [[nodiscard]] body_writer stream(int status, std::string_view content_type, std::vector<header> headers = {});
+    /// An answer was sent or a stream started.
+    [[nodiscard]] bool answered() const noexcept;
+    /// The client is still connected (false once it has gone: answers are then dropped).
+    [[nodiscard]] bool client_connected() const noexcept;
+
+private:
+    friend class body_writer;
+    detail::exchange* x_ = nullptr;
+};
+
+/// The body of a streamed response: chunks go out as they are written, with backpressure.
+/// Move-only. Dropped before finish(), the response is cut off and the connection closed.
+class body_writer {
+public:
+    body_writer() noexcept = default;
+    explicit body_writer(detail::exchange* x) noexcept;
+    body_writer(body_writer&& other) noexcept;
+    body_writer& operator=(body_writer&& other) noexcept;
+    body_writer(const body_writer&) = delete;
+    body_writer& operator=(const body_writer&) = delete;
+    ~body_writer();
+
+    /// Queues a chunk; false when the client has gone (nothing is sent then).
+    bool write(std::string_view chunk);
+    /// Bytes written that the client's socket has not taken yet.
+    [[nodiscard]] std::size_t pending() const noexcept;
+    /// Calls `fn` once, when everything written so far has been sent: write more then.
+    void on_drained(std::function<void()> fn);
+    /// Calls `fn` once if the client goes away before finish().
+    void on_close(std::function<void()> fn);
+    /// The stream can still be written to.
+    [[nodiscard]] bool is_open() const noexcept;
+    /// Ends the body, with optional trailer fields.
+    void finish(std::vector<header> trailers = {});
+
+private:
+    detail::exchange* x_ = nullptr;
+};
+
+/// A route's handler: answers through the responder, now or later.
+using handler = std::function<void(request&, responder)>;
+
+/// A directory whose files handlers may answer with (responder::send_file). Made by
+/// app::file_root before run(); opened in each worker, every open confined beneath it.
+class file_root {
+public:
+    file_root() noexcept = default;
+    explicit file_root(std::size_t index) noexcept : index_(index) {}
+    [[nodiscard]] std::size_t index() const noexcept { return index_; }
+
+private:
+    std::size_t index_ = ~std::size_t(0);
+};
+
+/// Options of a directory served from files.
+struct file_options {
+    std::string index = "index.html"; ///< Served for a directory URL ending in '/'.
+    bool autoindex = false;           ///< List a directory without an index file.
+    bool dotfiles = false;            ///< Serve path segments starting with '.'.
+};
+
+} // namespace ringfork

@@ -1,0 +1,7 @@
+// The ringfork library: include this one header.
+#pragma once
+
+#include "ringfork/app.hpp"
+#include "ringfork/http.hpp"
+#include "ringfork/loop.hpp"
+#include "ringfork/tasks.hpp"
