@@ -66,7 +66,7 @@ void exchange::release_if_unheld() noexcept
 
 exchange* exchange::promote()
 {
-    auto* h = new exchange(*this);
+    auto* h = new exchange(std::move(*this)); // the stack one is left behind
     h->heap_ = true;
     // What a log line needs once the request's bytes are gone.
     h->method_ = view_->head.method_text;
@@ -290,7 +290,18 @@ void exchange::cut_off(std::string_view why)
     failed_ = true;
     net::log::error("{} {}: {}; the response is cut off and the connection closed", method(), target(), why);
     if (phase_ == phase::later)
-        on_connection([](worker::source_context& ctx) { ctx.fail(); });
+        on_connection([&](worker::source_context& ctx) { end_cut_off(ctx); });
+}
+
+// What was written goes out, with no end of body after it, and the connection closes
+// behind it: the client sees the body cut off rather than a clean end.
+void exchange::end_cut_off(worker::source_context& ctx)
+{
+    source_->exchange.context.keep_alive = false;
+    source_->exchange.body_bytes = body_bytes_;
+    if (ctx.output_pending())
+        ctx.send();
+    ctx.done();
 }
 
 void exchange::handler_threw(std::string_view what)
@@ -312,7 +323,7 @@ std::size_t exchange::pending() const noexcept
     return n;
 }
 
-void exchange::on_drained(std::function<void()> fn)
+void exchange::on_drained(ringfork::unique_function<void()> fn)
 {
     drained_ = std::move(fn);
     if (phase_ == phase::later && !gone_ && drained_)
@@ -359,7 +370,7 @@ void answer_source::proceed(worker::source_context& ctx)
         waiting_since_ms_ = ctx.env().now_ms;
     }
     if (x_->failed_) {
-        ctx.fail();
+        x_->end_cut_off(ctx);
         return;
     }
     if (ctx.output_pending()) {
@@ -367,7 +378,7 @@ void answer_source::proceed(worker::source_context& ctx)
         return;
     }
     if (x_->drained_) {
-        std::function<void()> fn = std::exchange(x_->drained_, nullptr);
+        ringfork::unique_function<void()> fn = std::exchange(x_->drained_, nullptr);
         x_->active_ = &ctx;
         fn();
         x_->active_ = nullptr;
@@ -378,7 +389,7 @@ void answer_source::stop(worker::source_context&) noexcept
 {
     x_->gone_ = true;
     x_->conn_ = {};
-    if (std::function<void()> fn = std::exchange(x_->closed_, nullptr))
+    if (ringfork::unique_function<void()> fn = std::exchange(x_->closed_, nullptr))
         fn();
 }
 

@@ -76,8 +76,8 @@ public:
     [[nodiscard]] bool client_gone() const noexcept { return gone_; }
     [[nodiscard]] bool is_heap() const noexcept { return heap_; }
     [[nodiscard]] std::size_t pending() const noexcept;
-    void on_drained(std::function<void()> fn);
-    void on_close(std::function<void()> fn) { closed_ = std::move(fn); }
+    void on_drained(ringfork::unique_function<void()> fn);
+    void on_close(ringfork::unique_function<void()> fn) { closed_ = std::move(fn); }
 
     /// The handler returned: the answer goes on, if at all, through the returned body
     /// source; null when it is complete (a heap exchange nobody holds is freed then).
@@ -96,6 +96,7 @@ private:
     void write_whole(http::response_writer& w, int status, std::string_view content_type,
                      const std::vector<header>* headers, std::string_view body);
     bool refuse(std::string_view what);
+    void end_cut_off(worker::source_context& ctx);
     [[nodiscard]] std::string_view method() const noexcept;
     [[nodiscard]] std::string_view target() const noexcept;
 
@@ -113,8 +114,8 @@ private:
     std::string method_;                   ///< Kept from the request for log lines (heap only).
     std::string target_;
     std::uint64_t body_bytes_ = 0;         ///< A stream's content bytes so far.
-    std::function<void()> drained_;
-    std::function<void()> closed_;
+    ringfork::unique_function<void()> drained_;
+    ringfork::unique_function<void()> closed_;
     phase phase_ = phase::in_handler;
     bool heap_ = false;
     bool answered_ = false;

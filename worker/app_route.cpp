@@ -199,12 +199,12 @@ body_writer::~body_writer()
 
 bool body_writer::write(std::string_view chunk) { return x_ && x_->write_chunk(chunk); }
 std::size_t body_writer::pending() const noexcept { return x_ ? x_->pending() : 0; }
-void body_writer::on_drained(std::function<void()> fn)
+void body_writer::on_drained(ringfork::unique_function<void()> fn)
 {
     if (x_)
         x_->on_drained(std::move(fn));
 }
-void body_writer::on_close(std::function<void()> fn)
+void body_writer::on_close(ringfork::unique_function<void()> fn)
 {
     if (x_)
         x_->on_close(std::move(fn));

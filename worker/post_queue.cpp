@@ -24,7 +24,7 @@ std::shared_ptr<post_queue> post_queue::create(std::string& error)
     return q;
 }
 
-bool post_queue::post(std::function<void()> fn)
+bool post_queue::post(ringfork::unique_function<void()> fn)
 {
     {
         const std::lock_guard<std::mutex> lock(m_);
@@ -39,7 +39,7 @@ bool post_queue::post(std::function<void()> fn)
     return true;
 }
 
-std::vector<std::function<void()>> post_queue::take()
+std::vector<ringfork::unique_function<void()>> post_queue::take()
 {
     const std::lock_guard<std::mutex> lock(m_);
     return std::exchange(items_, {});
@@ -83,7 +83,7 @@ void post_service::on_completion(const user_data&, const io_uring_cqe& cqe)
         net::log::error("{}", net::sys_error("read", "post queue eventfd", -cqe.res));
         return; // the loop is stopping (cancelled) or the eventfd broke: posts stay queued
     }
-    for (std::function<void()>& fn : q_->take()) {
+    for (ringfork::unique_function<void()>& fn : q_->take()) {
         try {
             fn();
         } catch (const std::exception& e) {
@@ -99,7 +99,7 @@ void post_service::on_completion(const user_data&, const io_uring_cqe& cqe)
 
 namespace ringfork {
 
-bool loop_ref::post(std::function<void()> fn) const
+bool loop_ref::post(ringfork::unique_function<void()> fn) const
 {
     return q_ && q_->post(std::move(fn));
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "net/fd.hpp"
+#include "ringfork/function.hpp"
 #include "net/ring.hpp"
 #include "worker/service.hpp"
 
@@ -23,16 +24,16 @@ public:
     [[nodiscard]] static std::shared_ptr<post_queue> create(std::string& error);
 
     /// Queues `fn` and wakes the loop; false once the loop has stopped. Any thread.
-    bool post(std::function<void()> fn);
+    bool post(ringfork::unique_function<void()> fn);
     /// Everything queued, in order (the loop's thread).
-    [[nodiscard]] std::vector<std::function<void()>> take();
+    [[nodiscard]] std::vector<ringfork::unique_function<void()>> take();
     /// The loop stops: later posts are refused.
     void close() noexcept;
     [[nodiscard]] int event_fd() const noexcept { return efd_.get(); }
 
 private:
     std::mutex m_;
-    std::vector<std::function<void()>> items_;
+    std::vector<ringfork::unique_function<void()>> items_;
     net::unique_fd efd_;
     bool closed_ = false;
 };

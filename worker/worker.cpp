@@ -20,23 +20,6 @@
 #include "worker/static_files.hpp"
 #include "worker/task_routes.hpp"
 
-#ifdef RINGFORK_TEST_ROUTES
-namespace ringfork::worker {
-namespace {
-/// GET /__test/spin: never returns, so the loop stops turning (the watchdog's test case).
-/// Compiled only into the test build.
-class spin_handler final : public handler {
-public:
-    void handle(const request_view&, http::response_writer&, deferred&) override
-    {
-        volatile unsigned long spins = 0;
-        for (;;)
-            spins = spins + 1u;
-    }
-};
-} // namespace
-} // namespace ringfork::worker
-#endif
 
 namespace ringfork::ipc {
 
@@ -79,10 +62,6 @@ int run_worker(const worker_start& start)
             route(routes.add("/fib", worker::get_head, &fib));
         }
     }
-#ifdef RINGFORK_TEST_ROUTES
-    worker::spin_handler spin;
-    route(routes.add("/__test/spin", worker::get_head, &spin));
-#endif
     if (!s.root.empty())
         route(app.mount(routes, "/", s.root, {s.index, s.autoindex, s.serve_dotfiles}));
     if (!refused.empty()) {

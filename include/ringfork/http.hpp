@@ -4,6 +4,8 @@
 // (ringfork/loop.hpp).
 #pragma once
 
+#include "ringfork/function.hpp"
+
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -128,9 +130,9 @@ public:
     /// Bytes written that the client's socket has not taken yet.
     [[nodiscard]] std::size_t pending() const noexcept;
     /// Calls `fn` once, when everything written so far has been sent: write more then.
-    void on_drained(std::function<void()> fn);
+    void on_drained(unique_function<void()> fn);
     /// Calls `fn` once if the client goes away before finish().
-    void on_close(std::function<void()> fn);
+    void on_close(unique_function<void()> fn);
     /// The stream can still be written to.
     [[nodiscard]] bool is_open() const noexcept;
     /// Ends the body, with optional trailer fields.

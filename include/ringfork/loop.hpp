@@ -2,6 +2,8 @@
 // that owns a responder or a body writer, safely from any thread.
 #pragma once
 
+#include "ringfork/function.hpp"
+
 #include <functional>
 #include <memory>
 
@@ -19,7 +21,7 @@ public:
 
     /// Runs `fn` on that loop's thread soon, in posting order. False (and `fn` dropped on
     /// the calling thread) when the loop has stopped.
-    bool post(std::function<void()> fn) const;
+    bool post(unique_function<void()> fn) const;
     /// Refers to a loop.
     explicit operator bool() const noexcept { return static_cast<bool>(q_); }
 

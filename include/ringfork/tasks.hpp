@@ -3,6 +3,8 @@
 // that kill, progress, streamed output, and outcomes delivered to the caller's loop.
 #pragma once
 
+#include "ringfork/function.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -60,8 +62,8 @@ struct call_options {
     std::chrono::milliseconds timeout{0}; ///< 0: the task's own.
     std::chrono::milliseconds grace{0};   ///< 0: the task's own.
     bool cancel_on_disconnect = true;     ///< With responder::call_task: cancel if the client leaves.
-    std::function<void(std::string_view line)> on_progress;
-    std::function<void(std::string_view chunk)> on_chunk;
+    unique_function<void(std::string_view line)> on_progress;
+    unique_function<void(std::string_view chunk)> on_chunk;
 };
 
 /// A call in flight. Copyable handle; the call goes on when every copy is gone.
@@ -82,6 +84,6 @@ private:
 /// Calls task `name` with `input` from a worker's loop; `done` runs on that loop with the
 /// outcome (queue_full at once when the queue is full).
 task_call call_task(std::string_view name, std::string input, call_options options,
-                    std::function<void(task_result)> done);
+                    unique_function<void(task_result)> done);
 
 } // namespace ringfork
