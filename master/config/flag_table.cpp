@@ -154,6 +154,9 @@ const flag_spec limits[] = {
      [](options& o, sv v) {
          unsigned long long n = 0;
          std::string why = set_size(v, ~0ull, n);
+         if (why.empty() && n > (1ull << 30))
+             why = fmt::format("'{}' is more than 1g (a body up to this size is held in memory; a proxied body "
+                               "is streamed whatever its size)", v);
          if (why.empty())
              o.worker.limits.max_body = n;
          return why;

@@ -72,6 +72,9 @@ BOOST_AUTO_TEST_CASE(errors_name_the_flag)
     BOOST_TEST(parse({"--accept", "round-robin"}, o).error.find("reuseport or shared") != std::string::npos);
     BOOST_TEST(!parse({"--idle-timeout", "-1"}, o).error.empty());
     BOOST_TEST(!parse({"--max-body", "12q"}, o).error.empty());
+    // A body up to --max-body is held in a connection's buffer: at most 1g.
+    BOOST_TEST(parse({"--max-body", "1g"}, o).error.empty());
+    BOOST_TEST(parse({"--max-body", "1025m"}, o).error.find("more than 1g") != std::string::npos);
     BOOST_TEST(int(parse({"--version"}, o).what) == int(action::version));
     BOOST_TEST(int(parse({"--help"}, o).what) == int(action::help));
 }
