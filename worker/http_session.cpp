@@ -97,13 +97,14 @@ std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, wo
             out.append(continue_line);
             continue_sent_ = true;
         }
-        if (body_raw_ == 0 && body_decoded_ == 0)
-            chunked_ = http::chunked_decoder(env.settings.limits.max_body);
-        const std::span<char> raw = rest.subspan(head + body_raw_);
-        const std::span<char> dst = rest.subspan(head + body_decoded_);
-        const auto step = chunked_.feed(raw, dst);
-        body_raw_ += step.consumed;
-        body_decoded_ += step.produced;
+        if (!chunked_)
+            chunked_ = std::make_unique<chunked_state>(env.settings.limits.max_body);
+        chunked_state& c = *chunked_;
+        const std::span<char> raw = rest.subspan(head + c.raw);
+        const std::span<char> dst = rest.subspan(head + c.decoded);
+        const auto step = c.decoder.feed(raw, dst);
+        c.raw += step.consumed;
+        c.decoded += step.produced;
         if (step.error_status) {
             ++env.stats.parse_errors;
             fail(step.error_status, out, env, req.version_minor);
@@ -111,8 +112,8 @@ std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, wo
         }
         if (!step.done)
             break;
-        dispatch(req, rest.subspan(head, body_decoded_), out, env, now_ms);
-        pos += head + body_raw_;
+        dispatch(req, rest.subspan(head, c.decoded), out, env, now_ms);
+        pos += head + c.raw;
         reset_body();
     }
     return closed_ ? buf.size() : pos;
@@ -122,8 +123,7 @@ void http_session::reset_body() noexcept
 {
     in_body_ = false;
     continue_sent_ = false;
-    body_raw_ = 0;
-    body_decoded_ = 0;
+    chunked_.reset();
 }
 
 void http_session::dispatch(const http::request& req, std::span<const char> body, net::byte_buffer& out,

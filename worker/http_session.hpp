@@ -82,9 +82,15 @@ private:
     std::unique_ptr<body_source> pending_; ///< Produced by dispatch, taken by the connection.
     std::uint64_t started_ms_ = 0;
     std::uint64_t progress_ms_ = 0;
-    http::chunked_decoder chunked_{0};
-    std::size_t body_raw_ = 0;      ///< Chunked: raw bytes after the head already decoded.
-    std::size_t body_decoded_ = 0;  ///< Chunked: decoded bytes written after the head.
+    /// A chunked body in progress; on the heap, and only while one is, so the session of
+    /// an idle connection stays small.
+    struct chunked_state {
+        explicit chunked_state(std::uint64_t max_body) noexcept : decoder(max_body) {}
+        http::chunked_decoder decoder;
+        std::size_t raw = 0;      ///< Raw bytes after the head already decoded.
+        std::size_t decoded = 0;  ///< Decoded bytes written after the head.
+    };
+    std::unique_ptr<chunked_state> chunked_;
     std::uint32_t completed_ = 0;
     bool waiting_ = false;   ///< A body source holds back later requests.
     bool in_body_ = false;
