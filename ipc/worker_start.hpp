@@ -41,8 +41,8 @@ struct worker_settings {
     /// arrive, or after the deferral.
     unsigned retire_accept_ms = 0;
     unsigned stats_interval_ms = 250;
-    unsigned buffer_count = 1024;       ///< Provided receive buffers per worker.
-    unsigned buffer_size = 4096;
+    unsigned buffer_count = 512;        ///< Provided receive buffers per worker.
+    unsigned buffer_size = 2048;
 };
 
 /// Everything a freshly forked worker gets.
