@@ -93,8 +93,7 @@ void connection_table::on_recv(const user_data& u, const io_uring_cqe& cqe)
         env_.stats.bytes_in += std::uint64_t(cqe.res);
         if (!c.closing && !c.lingering) {
             take_spare_block(c);
-            env_.peer = &c.peer;
-            env_.client_fd = c.fd;
+            serving(c);
             const auto verdict =
                 c.session.on_data({buffers_.data(bid), std::size_t(cqe.res)}, c.out, env_, env_.now_ms);
             if (verdict == http_session::verdict::close_after_send)
@@ -133,6 +132,12 @@ void connection_table::on_recv(const user_data& u, const io_uring_cqe& cqe)
     }
     finish_close_if_done(c, index);
     update_deadline(c, index);
+}
+
+void connection_table::serving(const connection& c) noexcept
+{
+    env_.peer = &c.peer;
+    env_.client_fd = c.fd;
 }
 
 void connection_table::take_spare_block(connection& c)
@@ -249,8 +254,7 @@ void connection_table::output_sent(connection& c, std::uint32_t index)
 void connection_table::resume_session(connection& c, std::uint32_t index)
 {
     take_spare_block(c);
-    env_.peer = &c.peer;
-    env_.client_fd = c.fd;
+    serving(c);
     if (c.session.resume(c.out, env_, env_.now_ms) == http_session::verdict::close_after_send)
         c.close_after_send = true;
     after_session(c, index);
@@ -295,7 +299,7 @@ void connection_table::settle(connection& c, std::uint32_t index)
             std::abort();
         }
         const std::unique_ptr<body_source> done = std::move(c.source);
-        env_.peer = &c.peer;
+        serving(c);
         c.session.source_done(*done, env_);
         if (c.session.closed())
             c.close_after_send = true;
@@ -354,7 +358,7 @@ void connection_table::finish_close_if_done(connection& c, std::uint32_t index)
     io_uring_sqe_set_data64(sqe, ud(op::close, index));
     timers_.cancel(index);
     if (c.source && c.source->exchange.status != 0) {
-        env_.peer = &c.peer;
+        serving(c);
         c.session.source_done(*c.source, env_); // a response cut short is still counted and logged
     }
     c.source.reset();
@@ -414,7 +418,7 @@ void connection_table::on_deadline(std::uint32_t index)
     case deadline_kind::body:
         if (!c.send_inflight && c.output_empty()) {
             take_spare_block(c);
-            env_.peer = &c.peer;
+            serving(c);
             c.session.timeout(c.out, env_);
             c.close_after_send = true;
             after_session(c, index);

@@ -66,6 +66,8 @@ private:
     /// stale completion's provided buffer is recycled here.
     connection* live(const user_data& u, const io_uring_cqe& cqe) noexcept;
     void arm_recv(connection& c, std::uint32_t index);
+    /// The session, a source or a handler is about to run for `c`: its peer for logs.
+    void serving(const connection& c) noexcept;
     void queue_flush(connection& c, std::uint32_t index);
     /// Gives an output-less connection a block from the spare pool, if there is one.
     void take_spare_block(connection& c);
