@@ -182,6 +182,8 @@ const flag_spec supervision[] = {
      [](options& o, sv v) { return set_count(v, 1, ipc::max_slots, o.rolling_batch); }},
     {"--worker-timeout", "SECS", "heartbeat silence before a worker is aborted and replaced (default 30)",
      [](options& o, sv v) { return set_seconds(v, o.worker_timeout_s); }},
+    {"--worker-start-timeout", "SECS", "a new worker not READY by then is killed and replaced (default 60)",
+     [](options& o, sv v) { return set_seconds(v, o.worker_start_timeout_s); }},
 };
 
 const flag_spec tasks[] = {

@@ -66,6 +66,7 @@ void supervisor::start_reload()
     opts_.shutdown_timeout_s = fresh.shutdown_timeout_s;
     opts_.rolling_batch = fresh.rolling_batch;
     opts_.worker_timeout_s = fresh.worker_timeout_s;
+    opts_.worker_start_timeout_s = fresh.worker_start_timeout_s;
     if (fresh.defer_accept_s != opts_.defer_accept_s) {
         opts_.defer_accept_s = fresh.defer_accept_s;
         tune_listeners();
@@ -235,6 +236,7 @@ void supervisor::on_slot_retired(unsigned index)
 void supervisor::check_watchdog(std::uint64_t now)
 {
     const auto limit = static_cast<std::uint64_t>(opts_.worker_timeout_s * 1000);
+    const auto start_limit = static_cast<std::uint64_t>(opts_.worker_start_timeout_s * 1000);
     for (worker_proc& w : workers_) {
         const std::uint64_t seen = std::max(w.last_seen_ms, w.started_ms);
         if (w.abort_at_ms) {
@@ -243,6 +245,14 @@ void supervisor::check_watchdog(std::uint64_t now)
                 ::kill(w.pid, SIGKILL);
                 w.abort_at_ms = now; // once more in 2 s if even that is not reaped yet
             }
+            continue;
+        }
+        // A worker's start hooks may hold READY back (deferred set-up), but not for ever.
+        if (w.state == worker_state::starting && now > w.started_ms + start_limit) {
+            net::log::error("worker {} (pid {}) not ready within {:.1f} s: SIGKILL", w.slot, w.pid,
+                            opts_.worker_start_timeout_s);
+            ::kill(w.pid, SIGKILL);
+            w.abort_at_ms = now;
             continue;
         }
         if (now > seen + limit) {

@@ -140,8 +140,10 @@ int main(int argc, char** argv)
         // READY waits for a set-up finished on another thread, as a connection pool's would.
         std::function<void()> ready = w.defer_ready();
         ringfork::loop_ref loop = ringfork::current_loop();
-        std::thread([loop, ready]() mutable {
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        const char* delay = std::getenv("API_TEST_START_DELAY_MS");
+        const int ms = delay ? std::atoi(delay) : 200;
+        std::thread([loop, ready, ms]() mutable {
+            std::this_thread::sleep_for(std::chrono::milliseconds(ms));
             loop.post([ready] {
                 say("deferred start done");
                 ready();

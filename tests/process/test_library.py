@@ -246,6 +246,16 @@ class Api(unittest.TestCase):
         self.assertTrue(data.startswith(b"HTTP/1.1 500"), data[:80])
         self.assertNotIn(b"Set-Cookie", data)
 
+    def test_a_worker_not_ready_in_time_is_replaced(self):
+        # The app's start hook holds READY for 3 s; with a 1 s budget no worker makes it.
+        with mock.patch.object(rftest, "BIN", API_APP):
+            s = rftest.Server("--worker-start-timeout", "1", workers=1, ready=False,
+                              env={"API_TEST_START_DELAY_MS": "3000"})
+        self.addCleanup(s.stop)
+        s.wait_log(r"worker 0 \(pid \d+\) not ready within 1\.0 s: SIGKILL", 10)
+        s.wait_log(r"hook on_worker_exit slot=0 pid=\d+ signal=9 expected=0", 10)
+        self.assertEqual(s.count_log(r"ready: \d+ workers serving"), 0)
+
     def test_hooks(self):
         s = self.server(workers=2)
         log = s.log()
