@@ -5,7 +5,7 @@ what=${1:-build}
 pkgs=(cmake ninja-build g++ pkg-config liburing-dev libfmt-dev libboost-test-dev libtomlplusplus-dev python3)
 case "$what" in
   build) ;;
-  test) pkgs+=(clang libclang-rt-14-dev curl slowhttptest systemd prometheus chromium) ;;
+  test) pkgs+=(clang libclang-rt-14-dev curl wrk nodejs util-linux mount slowhttptest systemd prometheus chromium) ;;
   bench) pkgs+=(wrk nginx-light h2o nodejs gcc util-linux apache2-utils) ;;
   *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac

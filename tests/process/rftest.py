@@ -3,6 +3,7 @@ with deadlines (never fixed sleeps), talk raw HTTP over loopback, stop and clean
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,52 @@ import urllib.error
 import urllib.request
 
 BIN = os.environ.get("RINGFORK_BIN") or os.path.join(os.path.dirname(__file__), "../../build/ringfork")
+DEPS_SH = os.path.join(os.path.dirname(__file__), "../../scripts/deps.sh")
+
+# Every program a process test runs, and the Debian package that provides it. A test gets a
+# program only through program(), which fails (never skips) when the program is missing or
+# when scripts/deps.sh test would not install its package on a fresh machine.
+PROGRAMS = {
+    "wrk": "wrk",
+    "curl": "curl",
+    "slowhttptest": "slowhttptest",
+    "promtool": "prometheus",
+    "chromium": "chromium",
+    "systemd-socket-activate": "systemd",
+    "cmake": "cmake",
+    "pkg-config": "pkg-config",
+    "node": "nodejs",
+    "prlimit": "util-linux",
+    "setsid": "util-linux",
+    "unshare": "util-linux",
+    "mount": "mount",
+    "python3": "python3",
+}
+
+
+def deps_test_packages():
+    """The packages `scripts/deps.sh test` installs: the base list plus the test list."""
+    with open(DEPS_SH) as f:
+        text = f.read()
+    base = re.search(r"^pkgs=\(([^)]*)\)", text, re.M)
+    test = re.search(r"^\s*test\)\s*pkgs\+=\(([^)]*)\)", text, re.M)
+    return set((base.group(1) if base else "").split()) | set((test.group(1) if test else "").split())
+
+
+def program(name):
+    """The path of `name`, a program a test runs; fails naming the program and deps.sh when
+    it is missing or deps.sh does not install it."""
+    pkg = PROGRAMS.get(name)
+    if pkg is None:
+        raise AssertionError(f"tests run '{name}', which is not in rftest.PROGRAMS: add it there with its "
+                             f"Debian package, and the package to scripts/deps.sh test")
+    if pkg not in deps_test_packages():
+        raise AssertionError(f"tests run '{name}' (Debian package {pkg}), but scripts/deps.sh test does not "
+                             f"install {pkg}: on a fresh machine this test would fail")
+    path = shutil.which(name)
+    if not path:
+        raise AssertionError(f"'{name}' is not installed: run scripts/deps.sh test (it installs {pkg})")
+    return path
 
 
 def wait_until(pred, timeout=10.0, interval=0.01, what="condition"):
@@ -333,7 +380,7 @@ WRK_SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write
 
 def start_wrk(port, path="/plaintext", threads=2, connections=128, seconds=10):
     """Starts wrk in the background against http://127.0.0.1:port/path; end it with wrk_result."""
-    return subprocess.Popen(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+    return subprocess.Popen([program("wrk"), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
                              f"http://127.0.0.1:{port}{path}"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

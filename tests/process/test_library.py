@@ -290,7 +290,7 @@ class Package(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="rf-package-")
         cls.prefix = os.path.join(cls.tmp, "prefix")
-        subprocess.run(["cmake", "--install", BUILD_DIR, "--prefix", cls.prefix], check=True,
+        subprocess.run([rftest.program("cmake"), "--install", BUILD_DIR, "--prefix", cls.prefix], check=True,
                        stdout=subprocess.DEVNULL)
         with open(os.path.join(BUILD_DIR, "CMakeCache.txt")) as f:
             cache = f.read()
@@ -300,11 +300,11 @@ class Package(unittest.TestCase):
         for src in sorted(glob.glob(os.path.join(SOURCE_DIR, "examples", "*", "CMakeLists.txt"))):
             name = os.path.basename(os.path.dirname(src))
             out = os.path.join(cls.tmp, "build-" + name)
-            subprocess.run(["cmake", "-S", os.path.dirname(src), "-B", out, f"-DCMAKE_CXX_COMPILER={cxx}",
+            subprocess.run([rftest.program("cmake"), "-S", os.path.dirname(src), "-B", out, f"-DCMAKE_CXX_COMPILER={cxx}",
                             f"-DCMAKE_BUILD_TYPE={build_type}", f"-DCMAKE_PREFIX_PATH={cls.prefix}",
                             "-DCMAKE_CXX_FLAGS=-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror"],
                            check=True, stdout=subprocess.DEVNULL)
-            subprocess.run(["cmake", "--build", out], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([rftest.program("cmake"), "--build", out], check=True, stdout=subprocess.DEVNULL)
             cls.binaries[name] = os.path.join(out, name)
 
     @classmethod
@@ -324,7 +324,7 @@ class Package(unittest.TestCase):
                   "lib/pkgconfig/ringfork.pc", "bin/ringfork"]:
             self.assertTrue(os.path.exists(os.path.join(self.prefix, f)), f)
         # The pkg-config file finds the same headers and library from wherever it was installed.
-        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "ringfork"], capture_output=True, text=True,
+        flags = subprocess.run([rftest.program("pkg-config"), "--cflags", "--libs", "ringfork"], capture_output=True, text=True,
                                env={**os.environ, "PKG_CONFIG_PATH": os.path.join(self.prefix, "lib/pkgconfig")},
                                check=True).stdout
         self.assertIn("-lringfork", flags)

@@ -1,7 +1,6 @@
 """Service-manager integration: sd_notify messages (READY, RELOADING, STOPPING) on
 $NOTIFY_SOCKET, and socket activation through LISTEN_FDS (systemd-socket-activate)."""
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -46,14 +45,13 @@ class Notify(unittest.TestCase):
                 sink.close()
 
 
-@unittest.skipUnless(shutil.which("systemd-socket-activate"), "systemd-socket-activate is not installed")
 class SocketActivation(unittest.TestCase):
     def test_listen_fds_are_served(self):
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
-        proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", rftest.BIN, "--workers", "2",
+        proc = subprocess.Popen([rftest.program("systemd-socket-activate"), "-l", f"127.0.0.1:{port}", rftest.BIN, "--workers", "2",
                                  "--demo"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
         try:

@@ -3,7 +3,6 @@
 descriptors return to their baseline. Loopback only; every phase is bounded in time."""
 import os
 import resource
-import shutil
 import subprocess
 import threading
 import time
@@ -50,7 +49,6 @@ class Prober(threading.Thread):
             self.stop.wait(0.05)
 
 
-@unittest.skipUnless(shutil.which("slowhttptest"), "slowhttptest is not installed")
 class SlowClients(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -66,7 +64,7 @@ class SlowClients(unittest.TestCase):
             baseline = open_fds(workers)
             prober = Prober(s.port)
             prober.start()
-            cmd = ["slowhttptest", *mode_args, "-c", "1000", "-r", "1000", "-l", "6", "-p", "3",
+            cmd = [rftest.program("slowhttptest"), *mode_args, "-c", "1000", "-r", "1000", "-l", "6", "-p", "3",
                    "-u", f"http://127.0.0.1:{s.port}/plaintext"]
             peak = 0
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -755,14 +755,14 @@ class StaticLargeFile(StaticCase):
         return path
 
     def curl(self, *args, timeout=20):
-        p = subprocess.run(["curl", "-s", "-S", "-w", "%{http_code}", *args], capture_output=True, text=True,
+        p = subprocess.run([rftest.program("curl"), "-s", "-S", "-w", "%{http_code}", *args], capture_output=True, text=True,
                            timeout=timeout)
         self.assertEqual(p.returncode, 0, p.stderr)
         return int(p.stdout.strip()[-3:])
 
     def start_curls(self, argvs):
         """One background `curl -s` per argument list, killed at cleanup if still running."""
-        procs = [subprocess.Popen(["curl", "-s", *argv]) for argv in argvs]
+        procs = [subprocess.Popen([rftest.program("curl"), "-s", *argv]) for argv in argvs]
 
         def stop():
             for p in procs:

@@ -88,9 +88,7 @@ class Stats(unittest.TestCase):
                 sock.close()
 
     def test_metrics_pass_promtool(self):
-        promtool = shutil.which("promtool")
-        if not promtool:
-            self.skipTest("promtool not installed (Debian package prometheus; scripts/deps.sh test)")
+        promtool = rftest.program("promtool")
         with self.server() as s:
             self.assertEqual(rftest.make_requests(s.port, 200, connections=2), 200)
             with rftest.Conn(s.port) as c:

@@ -22,14 +22,6 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--enable-logging=stderr", "--v=0"]
 
 
-def find_chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
 class Views(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="rf-views-")
@@ -39,9 +31,7 @@ class Views(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def test_dashboard_in_headless_chromium(self):
-        chromium = find_chromium()
-        if not chromium:
-            self.skipTest("chromium not installed (Debian package chromium; scripts/deps.sh test)")
+        chromium = rftest.program("chromium")
         with rftest.Server("--demo", "--admin", "127.0.0.1:0", workers=2) as s:
             port = int(s.wait_log(ADMIN).group(1))
             pids = sorted(s.workers())
