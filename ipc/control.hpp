@@ -26,9 +26,9 @@ inline constexpr std::string_view cmd_workers = "workers"; ///< Per-worker table
 inline constexpr std::string_view cmd_metrics = "metrics"; ///< The Prometheus text of /metrics.
 inline constexpr std::string_view cmd_model = "model";     ///< Machine-readable snapshot for ctl and top.
 inline constexpr std::string_view cmd_stop = "stop";       ///< Graceful stop, as SIGTERM.
-inline constexpr std::string_view cmd_reload = "reload";   ///< Rolling restart, as SIGHUP (not yet).
-inline constexpr std::string_view cmd_upgrade = "upgrade"; ///< Binary upgrade, as SIGUSR2 (not yet).
-inline constexpr std::string_view cmd_scale = "scale";     ///< "scale N": N worker slots (not yet).
+inline constexpr std::string_view cmd_reload = "reload";   ///< Rolling restart, as SIGHUP.
+inline constexpr std::string_view cmd_upgrade = "upgrade"; ///< Binary upgrade, as SIGUSR2.
+inline constexpr std::string_view cmd_scale = "scale";     ///< "scale N": N worker slots, as TTIN/TTOU to N.
 
 /// First line of a model body; a reader refuses any other version.
 inline constexpr std::string_view model_magic = "ringfork-model 1";

@@ -58,11 +58,4 @@ bool set_defer_accept(int fd, unsigned seconds, std::string& error)
     return false;
 }
 
-bool port_is_free(const address& addr, std::string& error)
-{
-    listen_options plain;
-    plain.reuseport = false;
-    return static_cast<bool>(make_listener(addr, plain, error));
-}
-
 } // namespace ringfork::net

@@ -24,9 +24,4 @@ struct listen_options {
 [[nodiscard]] bool set_defer_accept(int fd, unsigned seconds, std::string& error);
 
 
-/// Binds and listens on `addr` without SO_REUSEPORT and closes again, so an address held
-/// by any other socket, even another reuseport group of the same user, is reported as
-/// in use before the server's own reuseport sockets join it. Sets `error` when not free.
-[[nodiscard]] bool port_is_free(const address& addr, std::string& error);
-
 } // namespace ringfork::net
