@@ -593,6 +593,7 @@ long normalize_path(std::string_view raw_path, std::span<char> out) noexcept {
     if (raw_path.empty() || raw_path[0] != '/' || out.size() < raw_path.size()) return -1;
 
     std::size_t len = 0;
+    bool dot_after_slash = false; // only then can a dot-segment be there to remove
     for (std::size_t i = 0; i < raw_path.size(); ++i) {
         char c = raw_path[i];
         if (static_cast<unsigned char>(c) < 0x20) return -1;
@@ -605,8 +606,11 @@ long normalize_path(std::string_view raw_path, std::span<char> out) noexcept {
             if (c == '\0') return -1;
             i += 2;
         }
+        dot_after_slash = dot_after_slash || (c == '.' && out[len - 1] == '/');
         out[len++] = c;
     }
+    if (!dot_after_slash)
+        return static_cast<long>(len); // the common case: nothing to remove
 
     // RFC 3986 §5.2.4 over "/segment" pieces; `read` always sits on a '/'.
     char* const buf = out.data();

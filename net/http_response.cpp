@@ -10,6 +10,7 @@ namespace ringfork::http {
 namespace {
 
 constexpr std::string_view server_line = "Server: ringfork\r\n";
+constexpr std::string_view ok_head = "HTTP/1.1 200 OK\r\nServer: ringfork\r\n";
 
 void append_u64(net::byte_buffer& out, std::uint64_t v)
 {
@@ -107,12 +108,16 @@ void response_writer::start(unsigned status)
 {
     status_ = status;
     // RFC 9110 §2.5: answer with the highest minor version the server conforms to.
-    out_.append("HTTP/1.1 ");
-    append_u64(out_, status);
-    out_.append(" ", 1);
-    out_.append(reason_phrase(status));
-    out_.append("\r\n", 2);
-    out_.append(server_line);
+    if (status == 200) {
+        out_.append(ok_head); // the common case in one copy
+    } else {
+        out_.append("HTTP/1.1 ");
+        append_u64(out_, status);
+        out_.append(" ", 1);
+        out_.append(reason_phrase(status));
+        out_.append("\r\n", 2);
+        out_.append(server_line);
+    }
     out_.append(date_.line());
 }
 

@@ -2,6 +2,7 @@
 #include "net/route_table.hpp"
 
 #include <array>
+#include <cstring>
 #include <vector>
 
 #include <fmt/format.h>
@@ -92,16 +93,13 @@ struct route_table::node {
             if (child->literal == seg)
                 if (const node* n = child->match(path, next, params))
                     return n;
-        if (param && !seg.empty() && params.count < route_params::max) {
-            params.items[params.count++] = {param_name, seg};
+        if (param && !seg.empty() && params.push(param_name, seg)) {
             if (const node* n = param->match(path, next, params))
                 return n;
             --params.count;
         }
-        if (rest && params.count < route_params::max) {
-            params.items[params.count++] = {rest_name, path.substr(at)};
+        if (rest && params.push(rest_name, path.substr(at)))
             return rest.get();
-        }
         return nullptr;
     }
 };
@@ -162,6 +160,8 @@ std::string route_table::add(std::string_view pattern, method_mask methods, std:
     for (const auto& [verb, name] : method_names)
         if (methods & bit(verb))
             n->targets[std::size_t(verb)] = target;
+    if (n->allowed == 0 && pattern.find('{') == std::string_view::npos)
+        exact_.push_back({std::string(pattern), n}); // a literal route: found without the walk
     n->allowed |= methods;
     n->pattern = pattern;
     n->allow = allow_header(n->allowed & bit(method::get) ? n->allowed | bit(method::head) : n->allowed);
@@ -175,7 +175,16 @@ bool route_table::find(std::string_view path, method m, match& out) const noexce
     out.params.count = 0;
     if (path.empty() || path.front() != '/')
         return false;
-    const node* n = root_->match(path, 1, out.params);
+    // A route whose pattern is all literal wins wherever its path matches it whole (the walk
+    // would take its literal segments first and end there), so those are looked up first.
+    const node* n = nullptr;
+    for (const exact_route& e : exact_)
+        if (e.path.size() == path.size() && std::memcmp(e.path.data(), path.data(), path.size()) == 0) {
+            n = e.at;
+            break;
+        }
+    if (!n)
+        n = root_->match(path, 1, out.params);
     if (!n)
         return false;
     std::uint32_t t = n->targets[std::size_t(m)];

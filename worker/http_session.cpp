@@ -155,12 +155,12 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
             http::write_error(w, 400);
         } else if (!env.routes.find(path, req.verb, route)) {
             http::write_error(w, 404);
-        } else if (!route.target) {
+        } else if (!route.handler_for_method) {
             std::string allow = "Allow: " + *route.allow + "\r\n";
             http::write_error(w, 405, allow);
         } else {
             deferred later;
-            route.target->handle({req, path, body, now_ms, &route.params, &env}, w, later);
+            route.handler_for_method->handle({req, path, body, now_ms, &route.params, &env}, w, later);
             if (later.file.file && later.file.length > 0)
                 later.source = std::make_unique<file_stream>(std::move(later.file));
             if (later.source) {
@@ -185,7 +185,7 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
             }
         }
     }
-    account(http::summarize(req), w.status(), w.body_length(), env);
+    account(req, w.status(), w.body_length(), env);
 }
 
 void http_session::source_done(const body_source& source, worker_env& env)
@@ -208,6 +208,8 @@ void http_session::account(const http::request_summary& r, unsigned status, std:
         env.log->record({peer, n}, r, status, body_bytes, env.wall_now);
     }
 }
+
+
 
 void http_session::fail(unsigned status, net::byte_buffer& out, worker_env& env, int version_minor)
 {

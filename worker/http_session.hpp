@@ -77,6 +77,7 @@ private:
     void reset_body() noexcept;
     /// Counts and logs one finished response: the one place every response passes.
     void account(const http::request_summary& r, unsigned status, std::uint64_t body_bytes, worker_env& env);
+    void account(const http::request& req, unsigned status, std::uint64_t body_bytes, worker_env& env);
 
     net::byte_buffer in_;           ///< An incomplete request, from its first byte.
     std::unique_ptr<body_source> pending_; ///< Produced by dispatch, taken by the connection.
@@ -98,5 +99,16 @@ private:
     bool closed_ = false;
     bool client_close_ = false;
 };
+
+inline void http_session::account(const http::request& req, unsigned status, std::uint64_t body_bytes,
+                                  worker_env& env)
+{
+    if (env.log) [[unlikely]] {
+        account(http::summarize(req), status, body_bytes, env); // the header lookups only for a log line
+        return;
+    }
+    env.stats.count_response(status);
+    ++completed_;
+}
 
 } // namespace ringfork::worker

@@ -24,12 +24,9 @@ std::string router::add_prefix(std::string_view prefix, method_mask methods, han
 
 bool router::find(std::string_view path, http::method m, match& out) const noexcept
 {
-    http::route_table::match found;
-    if (!table_.find(path, m, found))
+    if (!table_.find(path, m, out))
         return false;
-    out.target = found.target == http::route_table::no_target ? nullptr : handlers_[found.target];
-    out.allow = found.allow;
-    out.params = found.params;
+    out.handler_for_method = out.target == http::route_table::no_target ? nullptr : handlers_[out.target];
     return true;
 }
 

@@ -79,12 +79,10 @@ public:
 /// The worker's route table: patterns (see http::route_table) to handlers.
 class router {
 public:
-    /// What a path matched: the handler for the method (null when the path matched but the
-    /// method is not allowed: 405), the Allow value and the parameters.
-    struct match {
-        handler* target = nullptr;
-        const std::string* allow = nullptr;
-        route_params params;
+    /// What a path matched: the table's match (Allow value, parameters) and the handler for
+    /// the method (null when the path matched but the method is not allowed: 405).
+    struct match : http::route_table::match {
+        handler* handler_for_method = nullptr;
     };
 
     /// Adds `h` for every method in `methods` at `pattern`; "" or why it is refused. `h`

@@ -16,7 +16,7 @@ struct nop final : handler {
 handler* target(const router& r, std::string_view path, http::method m = http::method::get)
 {
     router::match out;
-    return r.find(path, m, out) ? out.target : nullptr;
+    return r.find(path, m, out) ? out.handler_for_method : nullptr;
 }
 
 std::string param(const router& r, std::string_view path, std::string_view name)
@@ -107,7 +107,7 @@ BOOST_AUTO_TEST_CASE(methods_405_and_head_from_get)
     BOOST_TEST(target(r, "/items/1", http::method::head) == &get);
     router::match m;
     BOOST_TEST(r.find("/items/1", http::method::delete_, m));
-    BOOST_TEST(m.target == nullptr);
+    BOOST_TEST(m.handler_for_method == nullptr);
     BOOST_TEST(*m.allow == "GET, HEAD, POST");
     BOOST_TEST(r.allow_all() == "GET, POST, OPTIONS");
 }
