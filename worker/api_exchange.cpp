@@ -2,6 +2,7 @@
 #include "worker/api_exchange.hpp"
 
 #include <charconv>
+#include <cstdlib>
 #include <utility>
 
 #include "net/log.hpp"
@@ -32,30 +33,10 @@ bool clean_field(std::string_view name, std::string_view value) noexcept
 
 } // namespace
 
-void exchange::attach(exchange** handle) noexcept
+void exchange::too_many_handles() noexcept
 {
-    if (handle_count_ == max_handles) {
-        net::log::error("more than {} live handles to one request's answer", max_handles);
-        std::abort();
-    }
-    handle_[handle_count_++] = handle;
-}
-
-void exchange::rebind(exchange** from, exchange** to) noexcept
-{
-    for (unsigned i = 0; i < handle_count_; ++i)
-        if (handle_[i] == from)
-            handle_[i] = to;
-}
-
-void exchange::detach(exchange** handle) noexcept
-{
-    for (unsigned i = 0; i < handle_count_; ++i)
-        if (handle_[i] == handle) {
-            handle_[i] = handle_[--handle_count_];
-            break;
-        }
-    release_if_unheld();
+    net::log::error("more than {} live handles to one request's answer", max_handles);
+    std::abort();
 }
 
 void exchange::release_if_unheld() noexcept
@@ -69,8 +50,8 @@ exchange* exchange::promote()
     auto* h = new exchange(std::move(*this)); // the stack one is left behind
     h->heap_ = true;
     // What a log line needs once the request's bytes are gone.
-    h->method_ = view_->head.method_text;
-    h->target_ = view_->head.target;
+    h->more().method = view_->head.method_text;
+    h->more().target = view_->head.target;
     for (unsigned i = 0; i < handle_count_; ++i)
         *handle_[i] = h;
     handle_count_ = 0;
@@ -79,12 +60,19 @@ exchange* exchange::promote()
 
 std::string_view exchange::method() const noexcept
 {
-    return view_ ? view_->head.method_text : std::string_view(method_);
+    return view_ ? view_->head.method_text : more_ ? std::string_view(more_->method) : std::string_view();
 }
 
 std::string_view exchange::target() const noexcept
 {
-    return view_ ? view_->head.target : std::string_view(target_);
+    return view_ ? view_->head.target : more_ ? std::string_view(more_->target) : std::string_view();
+}
+
+exchange::later_part& exchange::more()
+{
+    if (!more_)
+        more_ = std::make_unique<later_part>();
+    return *more_;
 }
 
 bool exchange::refuse(std::string_view what)
@@ -101,14 +89,14 @@ template <typename F> bool exchange::on_connection(F&& fn)
         fn(*active_);
         return true;
     }
-    if (gone_ || !conn_.table || !conn_.table->visit(conn_, fn)) {
+    if (gone_ || !more_ || !more_->conn.table || !more_->conn.table->visit(more_->conn, fn)) {
         gone_ = true;
         return false;
     }
     return true;
 }
 
-void exchange::write_whole(http::response_writer& w, int status, std::string_view content_type,
+inline void exchange::write_whole(http::response_writer& w, int status, std::string_view content_type,
                            const std::vector<header>* headers, std::string_view body)
 {
     if (status < 100 || status > 999) {
@@ -135,7 +123,7 @@ void exchange::send(int status, std::string_view content_type, const std::vector
         return;
     }
     answered_ = true;
-    if (phase_ == phase::in_handler) {
+    if (phase_ == phase::in_handler) [[likely]] {
         write_whole(*writer_, status, content_type, headers, body);
         return;
     }
@@ -318,15 +306,15 @@ std::size_t exchange::pending() const noexcept
     if (active_)
         return active_->output_bytes();
     std::size_t n = 0;
-    if (phase_ == phase::later && !gone_ && conn_.table)
-        conn_.table->visit(conn_, [&](worker::source_context& ctx) { n = ctx.output_bytes(); });
+    if (phase_ == phase::later && !gone_ && more_ && more_->conn.table)
+        more_->conn.table->visit(more_->conn, [&](worker::source_context& ctx) { n = ctx.output_bytes(); });
     return n;
 }
 
 void exchange::on_drained(ringfork::unique_function<void()> fn)
 {
-    drained_ = std::move(fn);
-    if (phase_ == phase::later && !gone_ && drained_)
+    more().drained = std::move(fn);
+    if (phase_ == phase::later && !gone_ && more_->drained)
         on_connection([](worker::source_context& ctx) { ctx.wake(); });
 }
 
@@ -357,7 +345,7 @@ answer_source::answer_source(detail::exchange* x) noexcept : x_(x)
 answer_source::~answer_source()
 {
     x_->source_ = nullptr;
-    x_->conn_ = {};
+    x_->more().conn = {};
     x_->release_if_unheld();
 }
 
@@ -365,8 +353,8 @@ answer_source::~answer_source()
 // writer waiting for the client to drain gets its callback.
 void answer_source::proceed(worker::source_context& ctx)
 {
-    if (!x_->conn_.table) {
-        x_->conn_ = ctx.handle();
+    if (!x_->more().conn.table) {
+        x_->more().conn = ctx.handle();
         waiting_since_ms_ = ctx.env().now_ms;
     }
     if (x_->failed_) {
@@ -377,8 +365,8 @@ void answer_source::proceed(worker::source_context& ctx)
         ctx.send();
         return;
     }
-    if (x_->drained_) {
-        ringfork::unique_function<void()> fn = std::exchange(x_->drained_, nullptr);
+    if (x_->more().drained) {
+        ringfork::unique_function<void()> fn = std::exchange(x_->more().drained, nullptr);
         x_->active_ = &ctx;
         fn();
         x_->active_ = nullptr;
@@ -388,8 +376,8 @@ void answer_source::proceed(worker::source_context& ctx)
 void answer_source::stop(worker::source_context&) noexcept
 {
     x_->gone_ = true;
-    x_->conn_ = {};
-    if (ringfork::unique_function<void()> fn = std::exchange(x_->closed_, nullptr))
+    x_->more().conn = {};
+    if (ringfork::unique_function<void()> fn = std::exchange(x_->more().closed, nullptr))
         fn();
 }
 

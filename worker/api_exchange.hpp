@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,13 +78,15 @@ public:
     [[nodiscard]] bool is_heap() const noexcept { return heap_; }
     [[nodiscard]] std::size_t pending() const noexcept;
     void on_drained(ringfork::unique_function<void()> fn);
-    void on_close(ringfork::unique_function<void()> fn) { closed_ = std::move(fn); }
+    void on_close(ringfork::unique_function<void()> fn) { more().closed = std::move(fn); }
 
     /// The handler returned: the answer goes on, if at all, through the returned body
     /// source; null when it is complete (a heap exchange nobody holds is freed then).
     [[nodiscard]] std::unique_ptr<worker::body_source> hand_over();
     /// Frees a heap exchange that no handle and no source holds.
     void release_if_unheld() noexcept;
+    /// Aborts with context: more live handles than a request can have.
+    [[noreturn]] static void too_many_handles() noexcept;
     /// Something is left for a body source to do (an answer, a stream, a close).
     [[nodiscard]] bool needs_source() const noexcept;
 
@@ -106,16 +109,22 @@ private:
     worker::worker_env* env_;
     http::response_context context_;
     static constexpr unsigned max_handles = 4; ///< A responder and a writer, with room to spare.
-    exchange** handle_[max_handles] = {};
+    exchange** handle_[max_handles]; ///< The first handle_count_ are set.
     unsigned handle_count_ = 0;
     answer_source* source_ = nullptr;      ///< Later, while the connection lasts.
     worker::source_context* active_ = nullptr; ///< During the source's own callback.
-    worker::connection_handle conn_;
-    std::string method_;                   ///< Kept from the request for log lines (heap only).
-    std::string target_;
+    /// What only an answer that outlives the handler needs: kept apart, so the common case
+    /// (answered while the handler runs) builds and destroys none of it.
+    struct later_part {
+        worker::connection_handle conn;
+        std::string method;                ///< Kept from the request for log lines.
+        std::string target;
+        ringfork::unique_function<void()> drained;
+        ringfork::unique_function<void()> closed;
+    };
+    [[nodiscard]] later_part& more();
+    std::unique_ptr<later_part> more_;
     std::uint64_t body_bytes_ = 0;         ///< A stream's content bytes so far.
-    ringfork::unique_function<void()> drained_;
-    ringfork::unique_function<void()> closed_;
     phase phase_ = phase::in_handler;
     bool heap_ = false;
     bool answered_ = false;
@@ -125,6 +134,31 @@ private:
     bool gone_ = false;
     bool failed_ = false;                  ///< Cut off: the source closes the connection.
 };
+
+inline void exchange::attach(exchange** handle) noexcept
+{
+    if (handle_count_ == max_handles) [[unlikely]]
+        too_many_handles();
+    handle_[handle_count_++] = handle;
+}
+
+inline void exchange::rebind(exchange** from, exchange** to) noexcept
+{
+    for (unsigned i = 0; i < handle_count_; ++i)
+        if (handle_[i] == from)
+            handle_[i] = to;
+}
+
+inline void exchange::detach(exchange** handle) noexcept
+{
+    for (unsigned i = 0; i < handle_count_; ++i)
+        if (handle_[i] == handle) {
+            handle_[i] = handle_[--handle_count_];
+            break;
+        }
+    if (heap_)
+        release_if_unheld();
+}
 
 /// The body source of an answer given after the handler returned (or a stream it began).
 class answer_source final : public worker::body_source {
