@@ -187,7 +187,10 @@ class RollingRestart(Base):
         self.write_config(self.GOOD + "max-request-line = 1024\n")
         s.signal(signal.SIGHUP)
         rftest.wait_until(lambda: s.count_log(r"reload complete") >= 2, 10, what="second reload complete")
-        self.assertEqual(one_request(s.port, long_line)[0], 414, "HUP did not re-read the config file")
+        # A generous deadline: under the sanitizer build beside wrk-driven tests a
+        # new connection's answer can take seconds; None would mean no answer at all.
+        status, body = one_request(s.port, long_line, timeout=15.0)
+        self.assertEqual(status, 414, f"HUP did not re-read the config file: {body[:200]!r}")
         self.assertTrue(serves(s.port))
 
         # Bad file: rejected, the running configuration keeps serving.
