@@ -2,46 +2,23 @@
 #include "worker/file_cache.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <cerrno>
 
 #include "net/http_response.hpp"
+#include "net/open_beneath.hpp"
 #include "worker/static_rules.hpp"
 
 namespace ringfork::worker {
 
-namespace {
-
-int openat2_beneath(int dirfd, const char* path) noexcept
-{
-    open_how how{};
-    // O_NONBLOCK: opening a FIFO someone left under the root must not stall the loop.
-    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    return static_cast<int>(syscall(SYS_openat2, dirfd, path, &how, sizeof how));
-}
-
-} // namespace
-
-int file_cache::probe(int root_fd) noexcept
-{
-    const int fd = openat2_beneath(root_fd, ".");
-    if (fd < 0)
-        return errno;
-    ::close(fd);
-    return 0;
-}
-
 file_cache::result file_cache::open_fresh(std::string_view relative, std::uint64_t now_ms)
 {
     const std::string path = relative.empty() ? std::string(".") : std::string(relative);
-    net::unique_fd fd(openat2_beneath(root_fd_, path.c_str()));
+    net::beneath_result opened = net::open_beneath(root_fd_, path.c_str(), O_RDONLY);
+    net::unique_fd fd = std::move(opened.fd);
     if (!fd) {
-        const int err = errno;
+        const int err = opened.err;
         switch (err) {
         case ENOENT:
         case ENOTDIR:

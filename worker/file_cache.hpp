@@ -1,7 +1,7 @@
-// Open-file cache for static serving: files opened beneath the root with openat2
-// (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), kept open with their stat and validators,
-// revalidated at most once a second, small files' bytes kept in memory after their first
-// read. Owns descriptors and validators; leaves HTTP semantics to the static handler.
+// Open-file cache for static serving: files opened beneath the root by net::open_beneath,
+// kept open with their stat and validators, revalidated at most once a second, small
+// files' bytes kept in memory after their first read. Owns descriptors and validators;
+// leaves HTTP semantics to the static handler.
 #pragma once
 
 #include <sys/types.h>
@@ -57,9 +57,6 @@ public:
 
     /// Refreshes `f`'s .br / .gz siblings when their last check is older than a second.
     void refresh_siblings(open_file& f, std::string_view relative, std::uint64_t now_ms);
-
-    /// Whether openat2 with RESOLVE_BENEATH works here (Linux 5.6+); errno-style code, 0 if it does.
-    [[nodiscard]] static int probe(int root_fd) noexcept;
 
 private:
     [[nodiscard]] result open_fresh(std::string_view relative, std::uint64_t now_ms);

@@ -2,14 +2,12 @@
 #include "master/config/root_check.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <cerrno>
 
 #include "net/error.hpp"
 #include "net/fd.hpp"
+#include "net/open_beneath.hpp"
 
 namespace ringfork::master {
 
@@ -20,12 +18,9 @@ bool check_root(const std::string& dir, std::string& error)
         error = net::sys_error("open --root", dir, errno);
         return false;
     }
-    open_how how{};
-    how.flags = O_RDONLY | O_CLOEXEC | O_DIRECTORY;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-    const net::unique_fd probe(static_cast<int>(syscall(SYS_openat2, root.get(), ".", &how, sizeof how)));
-    if (!probe) {
-        error = net::sys_error("openat2(RESOLVE_BENEATH)", dir, errno) +
+    const net::beneath_result probe = net::open_beneath(root.get(), ".", O_RDONLY | O_DIRECTORY);
+    if (!probe.fd) {
+        error = net::sys_error("openat2(RESOLVE_BENEATH)", dir, probe.err) +
                 " (static files need Linux 5.6 or newer: refusing to serve without it)";
         return false;
     }
