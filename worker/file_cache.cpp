@@ -7,32 +7,40 @@
 #include <cerrno>
 
 #include "net/http_response.hpp"
-#include "net/open_beneath.hpp"
 #include "worker/static_rules.hpp"
 
 namespace ringfork::worker {
+
+file_cache::status file_cache::classify(int err) noexcept
+{
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case EXDEV:  // a symlink or ".." leading out of the root
+    case ELOOP:  // a magic link, or a loop
+    case ENAMETOOLONG:
+        return status::not_found;
+    case EACCES:
+    case EPERM:
+        return status::forbidden;
+    default:
+        return status::error;
+    }
+}
+
+net::beneath_result file_cache::open_directory(std::string_view relative) const
+{
+    const std::string path = relative.empty() ? std::string(".") : std::string(relative);
+    return net::open_beneath(root_fd_, path.c_str(), O_RDONLY | O_DIRECTORY);
+}
 
 file_cache::result file_cache::open_fresh(std::string_view relative, std::uint64_t now_ms)
 {
     const std::string path = relative.empty() ? std::string(".") : std::string(relative);
     net::beneath_result opened = net::open_beneath(root_fd_, path.c_str(), O_RDONLY);
     net::unique_fd fd = std::move(opened.fd);
-    if (!fd) {
-        const int err = opened.err;
-        switch (err) {
-        case ENOENT:
-        case ENOTDIR:
-        case EXDEV:  // a symlink or ".." leading out of the root
-        case ELOOP:  // a magic link, or a loop
-        case ENAMETOOLONG:
-            return {status::not_found, nullptr, err};
-        case EACCES:
-        case EPERM:
-            return {status::forbidden, nullptr, err};
-        default:
-            return {status::error, nullptr, err};
-        }
-    }
+    if (!fd)
+        return {classify(opened.err), nullptr, opened.err};
     struct stat st{};
     if (fstat(fd.get(), &st) != 0)
         return {status::error, nullptr, errno};

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "net/fd.hpp"
+#include "net/open_beneath.hpp"
 
 namespace ringfork::worker {
 
@@ -54,6 +55,13 @@ public:
 
     /// The file at `relative` (no leading '/', "" for the root itself), opened or revalidated.
     [[nodiscard]] result open(std::string_view relative, std::uint64_t now_ms);
+
+    /// The directory at `relative` opened afresh for reading its entries, never from or into
+    /// the cache: a listing shows what the name leads to now, beneath the root.
+    [[nodiscard]] net::beneath_result open_directory(std::string_view relative) const;
+
+    /// What an errno from the confined open means for a request.
+    [[nodiscard]] static status classify(int err) noexcept;
 
     /// Refreshes `f`'s .br / .gz siblings when their last check is older than a second.
     void refresh_siblings(open_file& f, std::string_view relative, std::uint64_t now_ms);

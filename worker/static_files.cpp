@@ -2,7 +2,6 @@
 #include "worker/static_files.hpp"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -106,10 +105,17 @@ void static_handler::handle(const request_view& req, http::response_writer& w, d
         if (r.what == file_cache::status::ok && r.file->directory)
             r.what = file_cache::status::not_found;
     }
-    switch (r.what) {
-    case file_cache::status::ok:
+    if (r.what == file_cache::status::ok)
         serve_file(req, w, stream, r.file, relative);
-        return;
+    else
+        write_failure(w, r.what, r.err, relative);
+}
+
+void static_handler::write_failure(http::response_writer& w, file_cache::status what, int err,
+                                   std::string_view relative)
+{
+    switch (what) {
+    case file_cache::status::ok:
     case file_cache::status::not_found:
         http::write_error(w, 404);
         return;
@@ -117,7 +123,7 @@ void static_handler::handle(const request_view& req, http::response_writer& w, d
         http::write_error(w, 403);
         return;
     case file_cache::status::error:
-        net::log::error("{}", net::sys_error("openat2", relative, r.err));
+        net::log::error("{}", net::sys_error("openat2", relative, err));
         http::write_error(w, 500);
         return;
     }
@@ -240,16 +246,21 @@ void static_handler::serve_ranges(const request_view& req, http::response_writer
 
 void static_handler::list_directory(const request_view& req, http::response_writer& w, std::string_view relative)
 {
-    // Listings are opt-in (--autoindex) and bounded to the first 10,000 entries.
-    const std::string path = relative.empty() ? "." : std::string(relative);
-    const int fd = ::openat(root_fd_, path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    DIR* dir = fd >= 0 ? fdopendir(fd) : nullptr;
-    if (!dir) {
-        if (fd >= 0)
-            ::close(fd);
-        http::write_error(w, 404);
+    // Listings are opt-in (--autoindex) and bounded to the first 10,000 entries. The
+    // directory is opened afresh through the confined open: a cached entry only said that
+    // the name was a directory beneath the root when it was checked, not that it is now.
+    net::beneath_result opened = cache_.open_directory(relative);
+    if (!opened.fd) {
+        write_failure(w, file_cache::classify(opened.err), opened.err, relative);
         return;
     }
+    DIR* dir = fdopendir(opened.fd.get());
+    if (!dir) {
+        net::log::error("{}", net::sys_error("fdopendir", relative, errno));
+        http::write_error(w, 500);
+        return;
+    }
+    (void)opened.fd.release(); // closedir() closes it
     std::vector<std::string> names;
     while (dirent* e = readdir(dir)) {
         std::string_view name = e->d_name;

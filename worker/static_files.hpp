@@ -21,7 +21,7 @@ struct static_options {
 class static_handler final : public handler {
 public:
     /// `root_fd` must stay open for the handler's life (the worker owns it).
-    static_handler(int root_fd, static_options opts) : cache_(root_fd), opts_(std::move(opts)), root_fd_(root_fd) {}
+    static_handler(int root_fd, static_options opts) : cache_(root_fd), opts_(std::move(opts)) {}
 
     void handle(const request_view& req, http::response_writer& w, deferred& later) override;
 
@@ -29,13 +29,14 @@ private:
     void serve_file(const request_view& req, http::response_writer& w, file_body& stream,
                     const std::shared_ptr<open_file>& file, std::string_view relative);
     void list_directory(const request_view& req, http::response_writer& w, std::string_view relative);
+    /// Writes the answer to a lookup that failed: 404, 403, or 500 with a log line.
+    static void write_failure(http::response_writer& w, file_cache::status what, int err, std::string_view relative);
     void serve_ranges(const request_view& req, http::response_writer& w, file_body& stream,
                       const std::shared_ptr<open_file>& chosen, const static_rules::range_result& range,
                       std::string_view type);
 
     file_cache cache_;
     static_options opts_;
-    int root_fd_;
     std::string boundary_; ///< multipart/byteranges boundary: random, one per worker.
 };
 

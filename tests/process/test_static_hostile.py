@@ -1,0 +1,177 @@
+"""Static files under attack from whoever can write under --root: names swapped for symlinks
+between two requests (listings and files), names that are not valid in a URI or a header,
+absolute symlinks, and a descriptor limit smaller than the connection limit."""
+import os
+import re
+import socket
+import tempfile
+import unittest
+
+import rftest
+
+MARK = os.urandom(6).hex()
+SECRET = f"SECRET-{MARK}".encode()
+OUTSIDE_NAME = f"outside-only-{MARK}.txt"
+ROUNDS = 25  # attack rounds per test: each one request before and after a swap
+
+
+def get(port, target):
+    """(status, headers, body, raw head) of one `Connection: close` GET; headers maps each
+    lower-cased name to its values."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode("latin-1"))
+        data, closed = rftest.recv_until_close(s, timeout=5)
+    assert closed and b"\r\n\r\n" in data, f"GET {target}: incomplete answer {data[:200]!r}"
+    raw_head, body = data.split(b"\r\n\r\n", 1)
+    lines = raw_head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, value = line.split(":", 1)
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    length = int(headers.get("content-length", ["0"])[0])
+    assert len(body) == length, f"GET {target}: {len(body)} body bytes for Content-Length {length}"
+    return int(lines[0].split()[1]), headers, body, raw_head
+
+
+class HostileCase(unittest.TestCase):
+    """One server per class (one worker, so every request meets the same cache) over a
+    tree built in build(); `base` holds the root and an outside directory."""
+    server_args = ()
+
+    @classmethod
+    def build(cls):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="rf-hostile-")
+        cls.base = cls.tmp.name
+        cls.www = os.path.join(cls.base, "www")
+        cls.outside = os.path.join(cls.base, "outside")
+        os.mkdir(cls.www)
+        os.mkdir(cls.outside)
+        for name in (OUTSIDE_NAME, "page.txt", "f.txt"):
+            with open(os.path.join(cls.outside, name), "wb") as f:
+                f.write(SECRET)
+        cls.build()
+        try:
+            cls.server = rftest.Server("--root", cls.www, *cls.server_args, workers=1)
+        except BaseException:
+            cls.tmp.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.tmp.cleanup()
+
+    def path(self, *parts):
+        return os.path.join(self.www, *parts)
+
+    def get(self, target):
+        return get(self.server.port, target)
+
+    def assertNoLeak(self, target, body):
+        for needle, what in ((SECRET, "served a file from outside the root"),
+                             (OUTSIDE_NAME.encode(), "listed a directory outside the root"),
+                             (b"passwd", "listed /etc")):
+            self.assertFalse(needle in body, f"GET {target} {what}: {body[:300]!r}")
+
+    def swap_for_link(self, name, target):
+        """Moves www/name aside (outside the root) and puts a symlink to target in its place."""
+        held = os.path.join(self.base, "held-" + name.replace("/", "_"))
+        os.rename(self.path(name), held)
+        os.symlink(target, self.path(name))
+        return held
+
+    def restore(self, name, held):
+        os.unlink(self.path(name))
+        os.rename(held, self.path(name))
+
+
+class SwappedForSymlinks(HostileCase):
+    """A name answered once, then swapped for a symlink that leads out of the root before the
+    next request: the second request never reaches anything outside (issue 15, defect 4)."""
+    server_args = ("--autoindex",)
+
+    @classmethod
+    def build(cls):
+        os.mkdir(os.path.join(cls.www, "x"))
+        with open(os.path.join(cls.www, "x", "inside-marker.txt"), "wb") as f:
+            f.write(b"inside")
+        with open(os.path.join(cls.www, "f.txt"), "wb") as f:
+            f.write(b"inside file\n")
+        os.mkdir(os.path.join(cls.www, "d"))
+        with open(os.path.join(cls.www, "d", "page.txt"), "wb") as f:
+            f.write(b"inside page\n")
+
+    def test_listing_swapped_for_a_link_out(self):
+        for i in range(ROUNDS):
+            status, _, body, _ = self.get("/x/")
+            self.assertEqual(status, 200)
+            self.assertIn(b"inside-marker.txt", body)
+            held = self.swap_for_link("x", self.outside if i % 2 else "/etc")
+            try:
+                status, _, body, _ = self.get("/x/")
+                self.assertNoLeak("/x/ after the swap", body)
+                self.assertEqual(status, 404, f"round {i}: {body[:200]!r}")
+                status, _, body, _ = self.get("/x")
+                self.assertNoLeak("/x after the swap", body)
+            finally:
+                self.restore("x", held)
+
+    def test_listing_of_a_link_planted_before_any_request(self):
+        os.symlink(self.outside, self.path("planted"))
+        try:
+            for target in ("/planted/", "/planted", "/planted/" + OUTSIDE_NAME):
+                status, _, body, _ = self.get(target)
+                self.assertNoLeak(target, body)
+                self.assertEqual(status, 404, target)
+        finally:
+            os.unlink(self.path("planted"))
+
+    def test_file_swapped_for_a_link_out(self):
+        secret_path = os.path.join(self.outside, "f.txt")
+        for i in range(ROUNDS):
+            status, _, body, _ = self.get("/f.txt")
+            self.assertEqual((status, body), (200, b"inside file\n"))
+            held = self.swap_for_link("f.txt", secret_path)
+            try:
+                # Within the revalidation second the answer may still be the file the name
+                # held at its last check (opened beneath the root); never the link's target.
+                status, _, body, _ = self.get("/f.txt")
+                self.assertNoLeak("/f.txt after the swap", body)
+                self.assertIn((status, body[:12]), ((200, b"inside file\n"), (404, b"Not Found\n")))
+            finally:
+                self.restore("f.txt", held)
+        held = self.swap_for_link("f.txt", secret_path)
+        try:
+            def refused():
+                status, _, body, _ = self.get("/f.txt")
+                self.assertNoLeak("/f.txt", body)
+                return status == 404
+            rftest.wait_until(refused, 5, interval=0.05, what="the link to be refused once revalidated")
+        finally:
+            self.restore("f.txt", held)
+
+    def test_directory_swapped_under_a_cached_file(self):
+        for i in range(ROUNDS):
+            status, _, body, _ = self.get("/d/page.txt")
+            self.assertEqual((status, body), (200, b"inside page\n"))
+            held = self.swap_for_link("d", self.outside)
+            try:
+                for target in ("/d/page.txt", "/d/" + OUTSIDE_NAME, "/d/", "/d"):
+                    status, _, body, _ = self.get(target)
+                    self.assertNoLeak(target, body)
+                status, _, body, _ = self.get("/d/" + OUTSIDE_NAME)
+                self.assertEqual(status, 404)
+            finally:
+                self.restore("d", held)
+
+    def test_zz_worker_survived(self):
+        self.assertEqual(len(self.server.workers()), 1)
+        self.assertEqual(self.get("/f.txt")[:3:2], (200, b"inside file\n"))
+
+
+if __name__ == "__main__":
+    rftest.main()
