@@ -4,6 +4,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "net/log.hpp"
 
 namespace ringfork::http {
 
@@ -18,6 +23,32 @@ void append_u64(net::byte_buffer& out, std::uint64_t v)
     auto [end, ec] = std::to_chars(p, p + 20, v);
     (void)ec;
     out.commit(static_cast<std::size_t>(end - p));
+}
+
+/// No CR, LF or NUL: nothing that could end a header line, or the head, early. Runs for
+/// every header of every response: one compare per byte that is not a control character.
+bool fits_one_line(std::string_view s) noexcept
+{
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c <= '\r' && (c == '\r' || c == '\n' || c == '\0')) [[unlikely]]
+            return false;
+    }
+    return true;
+}
+
+/// `s` with bytes outside printable ASCII shown as \xHH, so a log line stays one line.
+std::string printable(std::string_view s)
+{
+    std::string out;
+    for (const char ch : s.substr(0, 200)) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out += ch;
+        else
+            out += fmt::format("\\x{:02x}", c);
+    }
+    return out;
 }
 
 void two_digits(char* p, int v) noexcept
@@ -106,6 +137,8 @@ void date_cache::update(std::time_t now) noexcept
 
 void response_writer::start(unsigned status)
 {
+    if (rejected_)
+        return;
     status_ = status;
     // RFC 9110 §2.5: answer with the highest minor version the server conforms to.
     if (status == 200) {
@@ -123,6 +156,12 @@ void response_writer::start(unsigned status)
 
 void response_writer::header(std::string_view name, std::string_view value)
 {
+    if (rejected_)
+        return;
+    if (!fits_one_line(name) || !fits_one_line(value) || name.empty()) [[unlikely]] {
+        reject(name, name.empty() ? "an empty name" : "CR, LF or NUL");
+        return;
+    }
     char* p = out_.reserve_tail(name.size() + value.size() + 4);
     std::memcpy(p, name.data(), name.size());
     p += name.size();
@@ -135,8 +174,20 @@ void response_writer::header(std::string_view name, std::string_view value)
     out_.commit(name.size() + value.size() + 4);
 }
 
+void response_writer::reject(std::string_view name, std::string_view why)
+{
+    net::log::error("response header \"{}\" for a {} response has {}: answering 500 instead",
+                    printable(name), status_, why);
+    out_.truncate(begin_);
+    ctx_.keep_alive = false; // a caller may still append a body meant for the old head
+    write_error(*this, 500);
+    rejected_ = true;
+}
+
 void response_writer::finish_head(std::uint64_t length)
 {
+    if (rejected_)
+        return;
     body_length_ = ctx_.head ? 0 : length;
     out_.append("Content-Length: ");
     append_u64(out_, length);
@@ -150,6 +201,8 @@ void response_writer::finish_head(std::uint64_t length)
 
 bool response_writer::finish_head_unknown_length()
 {
+    if (rejected_)
+        return false;
     if (ctx_.version_minor == 0)
         ctx_.keep_alive = false;
     const bool chunked = ctx_.version_minor != 0;
@@ -161,6 +214,8 @@ bool response_writer::finish_head_unknown_length()
 
 void response_writer::finish_without_body()
 {
+    if (rejected_)
+        return;
     if (!ctx_.keep_alive)
         out_.append("Connection: close\r\n\r\n");
     else if (ctx_.version_minor == 0)
@@ -171,6 +226,8 @@ void response_writer::finish_without_body()
 
 void response_writer::finish(std::string_view body)
 {
+    if (rejected_)
+        return;
     finish_head(body.size());
     if (!ctx_.head)
         out_.append(body);
@@ -179,8 +236,19 @@ void response_writer::finish(std::string_view body)
 void write_error(response_writer& w, unsigned status, std::string_view extra_headers)
 {
     w.start(status);
-    w.buffer().append("Content-Type: text/plain; charset=utf-8\r\n");
-    w.buffer().append(extra_headers);
+    w.header("Content-Type", "text/plain; charset=utf-8");
+    // Whole lines, each "Name: value\r\n"; anything else there is a bad header.
+    while (!extra_headers.empty() && !w.rejected()) {
+        const std::size_t end = extra_headers.find("\r\n");
+        const std::string_view line = extra_headers.substr(0, end);
+        const std::size_t colon = line.find(':');
+        const std::string_view name = line.substr(0, colon == std::string_view::npos ? 0 : colon);
+        const std::string_view value = colon == std::string_view::npos ? line : line.substr(colon + 1);
+        w.header(name, value.substr(std::min(value.find_first_not_of(' '), value.size())));
+        extra_headers.remove_prefix(end == std::string_view::npos ? extra_headers.size() : end + 2);
+    }
+    if (w.rejected())
+        return;
     const std::string_view reason = reason_phrase(status);
     char body[64];
     const std::size_t n = std::min(reason.size(), sizeof body - 1);

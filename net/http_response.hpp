@@ -40,16 +40,22 @@ struct response_context {
 
 /// Appends one response to `out`: status line, Server, Date, then the caller's headers,
 /// then Content-Length and Connection, then the body. Call in that order.
+///
+/// No header line ever carries CR, LF or NUL, whoever produced it (a file name, a task's
+/// output, a library handler): a header with one of them, or with an empty name, is never
+/// written. Instead everything this writer appended is cut off, a 500 with `Connection:
+/// close` is written in its place, one log line names the header, and every later call
+/// does nothing (rejected()). Bytes that were in `out` before the writer existed stay.
 class response_writer {
 public:
     response_writer(net::byte_buffer& out, const date_cache& date, const response_context& ctx) noexcept
-        : out_(out), date_(date), ctx_(ctx)
+        : out_(out), date_(date), ctx_(ctx), begin_(out.size())
     {
     }
 
     /// Status line and the headers every response carries.
     void start(unsigned status);
-    /// One header line; `value` must not contain CR or LF (handlers pass trusted values).
+    /// One header line, checked for CR, LF and NUL (see above).
     void header(std::string_view name, std::string_view value);
     /// Content-Length, Connection, the blank line and (unless HEAD) the body.
     void finish(std::string_view body);
@@ -70,20 +76,32 @@ public:
     /// Content bytes this response carries on the wire (0 for HEAD and 304).
     [[nodiscard]] std::uint64_t body_length() const noexcept { return body_length_; }
     /// Counts body bytes appended after the head by the caller (a streamed body).
-    void count_body(std::uint64_t n) noexcept { body_length_ += ctx_.head ? 0 : n; }
-    /// The buffer written to, for handlers that append a body in pieces after finish_head().
-    [[nodiscard]] net::byte_buffer& buffer() noexcept { return out_; }
+    void count_body(std::uint64_t n) noexcept { body_length_ += ctx_.head || rejected_ ? 0 : n; }
+    /// A header was refused: the response written is a complete 500 that closes the
+    /// connection, and a body the caller meant to stream after the head must not follow.
+    [[nodiscard]] bool rejected() const noexcept { return rejected_; }
+    /// The buffer written to, for body bytes appended in pieces after finish_head() (never
+    /// header lines: those go through header()). After a rejection, a scratch buffer that
+    /// is never sent, so nothing a caller appends can follow the 500.
+    [[nodiscard]] net::byte_buffer& buffer() noexcept { return rejected_ ? discarded_ : out_; }
 
 private:
+    /// Replaces the response with a 500 and logs `name`; `why` says what was wrong.
+    void reject(std::string_view name, std::string_view why);
+
     net::byte_buffer& out_;
     const date_cache& date_;
     response_context ctx_;
+    std::size_t begin_;     ///< Where this response starts in out_.
     unsigned status_ = 0;
     std::uint64_t body_length_ = 0;
+    bool rejected_ = false;
+    net::byte_buffer discarded_; ///< buffer() after a rejection; allocates only if written to.
 };
 
 /// A complete error response ("400 Bad Request" with a short text body); `extra_headers`
-/// are whole lines ("Allow: GET\r\n"). The context decides Connection and HEAD.
+/// are whole lines ("Allow: GET\r\n"), each written through header(). The context decides
+/// Connection and HEAD.
 void write_error(response_writer& w, unsigned status, std::string_view extra_headers = {});
 
 } // namespace ringfork::http

@@ -201,7 +201,7 @@ void static_handler::serve_file(const request_view& req, http::response_writer& 
         w.header("Content-Range", {buf, res.size});
     }
     w.finish_head(length);
-    if (req.head.verb == http::method::head || length == 0)
+    if (w.rejected() || req.head.verb == http::method::head || length == 0)
         return;
     stream.file = chosen;
     stream.offset = offset;
@@ -235,7 +235,7 @@ void static_handler::serve_ranges(const request_view& req, http::response_writer
     body->trailer = fmt::format("\r\n--{}--\r\n", boundary_);
     total += body->trailer.size();
     w.finish_head(total);
-    if (req.head.verb == http::method::head)
+    if (w.rejected() || req.head.verb == http::method::head)
         return;
     w.buffer().append(first);
     stream.file = chosen;

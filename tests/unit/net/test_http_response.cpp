@@ -100,4 +100,97 @@ BOOST_AUTO_TEST_CASE(byte_buffer_consume_and_grow)
     BOOST_TEST(b.capacity() == 0u);
 }
 
+// No header line ever carries CR, LF or NUL, whoever supplies it (issue 15, defect 5): the
+// response being written becomes a 500 that closes the connection, and whatever the writer
+// had appended before it (an earlier pipelined response) stays as it was.
+namespace {
+
+const std::string expected_500 = "HTTP/1.1 500 Internal Server Error\r\nServer: ringfork\r\n"
+                                 "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+                                 "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 22\r\n"
+                                 "Connection: close\r\n\r\nInternal Server Error\n";
+
+/// Writes "earlier" then a 301 whose Location is `value` (and a header named `name`).
+std::string redirect_with(std::string_view name, std::string_view value)
+{
+    http::date_cache d;
+    d.update(0);
+    net::byte_buffer out;
+    out.append("earlier");
+    http::response_writer w(out, d, {1, true, false});
+    w.start(301);
+    w.header("Content-Type", "text/plain");
+    w.header(name, value);
+    w.header("X-After", "1");
+    w.finish("Moved\n");
+    BOOST_TEST(w.status() == (w.rejected() ? 500u : 301u));
+    return text(out);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(header_with_crlf_becomes_a_500)
+{
+    for (std::string_view bad : {std::string_view("/inj\r\nSet-Cookie: pwned=1/"), std::string_view("a\nb"),
+                                 std::string_view("a\rb"), std::string_view("a\0b", 3), std::string_view("\r\n")}) {
+        const std::string s = redirect_with("Location", bad);
+        BOOST_TEST_INFO(std::string(bad));
+        BOOST_TEST(s == "earlier" + expected_500);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(header_name_with_crlf_or_nul_becomes_a_500)
+{
+    for (std::string_view bad : {std::string_view("X-A\r\nSet-Cookie"), std::string_view("X\n"),
+                                 std::string_view("X\0Y", 3), std::string_view("")}) {
+        BOOST_TEST(redirect_with(bad, "v") == "earlier" + expected_500);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(ordinary_values_pass_untouched)
+{
+    // Tabs, spaces, obs-text and other punctuation are not the writer's business.
+    const std::string s = redirect_with("Location", "/a b\t%25\xC3\xA9?q=\"x\"");
+    BOOST_TEST(s.find("Location: /a b\t%25\xC3\xA9?q=\"x\"\r\nX-After: 1\r\n") != std::string::npos);
+    BOOST_TEST(s.starts_with("earlierHTTP/1.1 301 "));
+}
+
+BOOST_AUTO_TEST_CASE(rejected_response_ignores_later_calls)
+{
+    http::date_cache d;
+    d.update(0);
+    net::byte_buffer out;
+    http::response_writer w(out, d, {1, true, true}); // HEAD: the 500 has no body either
+    w.start(200);
+    w.header("ETag", "\"a\"\r\n");
+    BOOST_TEST(w.rejected());
+    w.header("Content-Type", "text/plain");
+    w.finish_head(1000);
+    w.finish_without_body();
+    w.finish("body");
+    BOOST_TEST(!w.finish_head_unknown_length());
+    w.buffer().append("streamed after the head"); // goes nowhere
+    w.count_body(23);
+    BOOST_TEST(w.status() == 500u);
+    BOOST_TEST(w.body_length() == 0u);
+    BOOST_TEST(!w.context().keep_alive);
+    BOOST_TEST(text(out) == expected_500.substr(0, expected_500.size() - 22));
+}
+
+BOOST_AUTO_TEST_CASE(error_extra_headers_are_checked_too)
+{
+    http::date_cache d;
+    d.update(0);
+    net::byte_buffer out;
+    http::response_writer w(out, d, {1, true, false});
+    http::write_error(w, 416, "Content-Range: bytes */5\r\nX: a\rb\r\n");
+    BOOST_TEST(text(out) == expected_500);
+
+    net::byte_buffer ok;
+    http::response_writer w2(ok, d, {1, true, false});
+    http::write_error(w2, 416, "Content-Range: bytes */5\r\n");
+    BOOST_TEST(text(ok).find("\r\nContent-Range: bytes */5\r\n") != std::string::npos);
+    BOOST_TEST(w2.status() == 416u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
