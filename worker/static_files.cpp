@@ -37,19 +37,6 @@ std::string escape_html(std::string_view s)
     return out;
 }
 
-/// Percent-encodes a file name for an href.
-std::string escape_href(std::string_view s)
-{
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-            out += static_cast<char>(c);
-        else
-            out += fmt::format("%{:02X}", c);
-    }
-    return out;
-}
-
 } // namespace
 
 std::string make_boundary()
@@ -83,14 +70,8 @@ void static_handler::handle(const request_view& req, http::response_writer& w, d
     if (r.what == file_cache::status::ok && r.file->directory) {
         if (!path.ends_with('/')) {
             // RFC 9110 §15.4.2: the slashed URL is where relative links in the index resolve.
-            std::string location(path);
-            location += '/';
-            if (!req.head.query.empty()) {
-                location += '?';
-                location += req.head.query;
-            }
             w.start(301);
-            w.header("Location", location);
+            w.header("Location", static_rules::directory_location(path, req.head.query));
             w.header("Content-Type", "text/plain; charset=utf-8");
             w.finish("Moved Permanently\n");
             return;
@@ -283,7 +264,9 @@ void static_handler::list_directory(const request_view& req, http::response_writ
     for (const auto& n : names) {
         const bool is_dir = n.ends_with('/');
         const std::string_view base = is_dir ? std::string_view(n).substr(0, n.size() - 1) : std::string_view(n);
-        page += fmt::format("<li><a href=\"{}{}\">{}</a></li>\n", escape_href(base), is_dir ? "/" : "", escape_html(n));
+        page += "<li><a href=\"";
+        static_rules::append_percent_encoded(page, base, static_rules::uri_part::segment);
+        page += fmt::format("{}\">{}</a></li>\n", is_dir ? "/" : "", escape_html(n));
     }
     page += "</ul>\n</body></html>\n";
     w.start(200);

@@ -3,6 +3,7 @@
 #include "worker/static_rules.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <fstream>
 #include <iterator>
@@ -546,6 +547,62 @@ bool accepts_encoding(std::string_view accept_encoding, std::string_view coding)
         }
     }
     return named ? *named : wildcard.value_or(false);
+}
+
+// ---- percent-encoding (RFC 3986 §2.1, §3.3, §3.4) ----
+
+namespace {
+
+/// For each byte, the uri_parts that keep it as it is, one bit per part.
+constexpr std::array<std::uint8_t, 256> uri_keeps = [] {
+    std::array<std::uint8_t, 256> table{};
+    constexpr auto bit = [](uri_part p) { return static_cast<std::uint8_t>(1u << unsigned(p)); };
+    constexpr std::uint8_t all = bit(uri_part::segment) | bit(uri_part::path) | bit(uri_part::query);
+    constexpr std::uint8_t path_and_query = bit(uri_part::path) | bit(uri_part::query);
+    for (int c = 0; c < 256; ++c) {
+        const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        if (alnum || std::string_view("-._~").find(static_cast<char>(c)) != std::string_view::npos)
+            table[c] = all; // unreserved
+        else if (std::string_view("!$&'()*+,;=:@/").find(static_cast<char>(c)) != std::string_view::npos)
+            table[c] = path_and_query; // sub-delims, and the rest of pchar, and '/'
+        else if (c == '?' || c == '%')
+            table[c] = bit(uri_part::query);
+    }
+    return table;
+}();
+
+} // namespace
+
+void append_percent_encoded(std::string& out, std::string_view s, uri_part part)
+{
+    static constexpr char hex[] = "0123456789ABCDEF";
+    const auto keep = static_cast<std::uint8_t>(1u << unsigned(part));
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (uri_keeps[c] & keep) {
+            out += ch;
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+}
+
+std::string directory_location(std::string_view path, std::string_view query)
+{
+    std::string out;
+    out.reserve(path.size() + query.size() + 8);
+    append_percent_encoded(out, path, uri_part::path);
+    out += '/';
+    // "//host/..." would be a network-path reference; "/./" keeps it a path on this host.
+    if (out.starts_with("//"))
+        out.insert(0, "/.");
+    if (!query.empty()) {
+        out += '?';
+        append_percent_encoded(out, query, uri_part::query);
+    }
+    return out;
 }
 
 } // namespace ringfork::worker::static_rules

@@ -70,6 +70,21 @@ private:
 /// Content-Type from one process-wide table (built-ins plus /etc/mime.types, read on first use).
 [[nodiscard]] std::string_view content_type(std::string_view path);
 
+/// Which bytes stay as they are when percent-encoding (RFC 3986 §2): `segment` keeps only
+/// unreserved characters (a file name in a relative href: no ':' to pass for a scheme);
+/// `path` also keeps sub-delims, ':', '@' and '/'; `query` also keeps '?' and '%' (a query
+/// is passed on already encoded).
+enum class uri_part : std::uint8_t { segment, path, query };
+
+/// Appends `s` with every byte that `part` does not keep written as %HH (upper-case hex).
+void append_percent_encoded(std::string& out, std::string_view s, uri_part part);
+
+/// The Location of the redirect from directory `path` (decoded and normalised, starting
+/// with '/') to `path` + "/", as a URI-reference (RFC 9110 §10.2.2): the path encoded again,
+/// then '?' and `query` (as received) when there is one. Never starts with "//", which a
+/// client would read as another host.
+[[nodiscard]] std::string directory_location(std::string_view path, std::string_view query);
+
 /// Whether Accept-Encoding allows `coding` ("br", "gzip"): q=0 forbids, "*" stands for unlisted codings,
 /// "x-gzip" counts as "gzip". An empty value (or an absent header) allows none.
 [[nodiscard]] bool accepts_encoding(std::string_view accept_encoding, std::string_view coding) noexcept;

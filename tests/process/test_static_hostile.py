@@ -173,5 +173,64 @@ class SwappedForSymlinks(HostileCase):
         self.assertEqual(self.get("/f.txt")[:3:2], (200, b"inside file\n"))
 
 
+class DirectoryRedirects(HostileCase):
+    """The redirect from /dir to /dir/ carries the path percent-encoded again, as a valid
+    URI-reference (RFC 9110 §10.2.2), whatever the directory is called (issue 15, defect 5)."""
+    NAMES = {  # directory name on disk -> how its URL path is written
+        "100%": "100%25",
+        "a?b": "a%3Fb",
+        "c#d": "c%23d",
+        "inj\r\nSet-Cookie: pwned=1": "inj%0D%0ASet-Cookie:%20pwned=1",
+        "sp ace": "sp%20ace",
+        "\u00e9t\u00e9": "%C3%A9t%C3%A9",
+        "q\"<>\\^`{|}": "q%22%3C%3E%5C%5E%60%7B%7C%7D",
+    }
+
+    @classmethod
+    def build(cls):
+        for name in cls.NAMES:
+            d = os.path.join(os.fsencode(cls.www), name.encode())
+            os.mkdir(d)
+            with open(os.path.join(d, b"index.html"), "wb") as f:
+                f.write(b"index of " + name.encode())
+
+    def assertRedirect(self, target, location):
+        status, h, body, raw = self.get(target)
+        self.assertEqual(status, 301, f"GET {target}: {raw!r}")
+        self.assertEqual(h.get("location"), [location], f"GET {target}: {raw!r}")
+        self.assertNotIn("set-cookie", h, f"GET {target} split the head: {raw!r}")
+        self.assertTrue(all(0x21 <= b < 0x7f for b in location.encode()), location)
+        return location
+
+    def test_names_are_encoded_again(self):
+        for name, encoded in self.NAMES.items():
+            with self.subTest(name=name):
+                location = self.assertRedirect("/" + encoded, "/" + encoded + "/")
+                status, _, body, _ = self.get(location)
+                self.assertEqual((status, body), (200, b"index of " + name.encode()))
+
+    def test_percent_spelled_differently_lands_on_the_same_place(self):
+        # Lower-case escapes and escaped unreserved characters normalise to one spelling.
+        self.assertRedirect("/%31%300%25", "/100%25/")
+        self.assertRedirect("/a%3fb", "/a%3Fb/")
+
+    def test_query_is_kept(self):
+        self.assertRedirect("/100%25?x=1&y=%41", "/100%25/?x=1&y=%41")
+        self.assertRedirect("/c%23d?", "/c%23d/")
+        # Bytes a request line may carry but a URI may not are encoded in the query too.
+        self.assertRedirect("/a%3Fb?k=\"v\"|{}", "/a%3Fb/?k=%22v%22%7C%7B%7D")
+
+    def test_nested_path(self):
+        os.makedirs(os.path.join(self.www, "100%", "x y"), exist_ok=True)
+        self.assertRedirect("/100%25/x%20y", "/100%25/x%20y/")
+
+    def test_injection_does_not_reach_the_log_as_two_lines(self):
+        self.get("/inj%0D%0ASet-Cookie:%20pwned=1")
+        self.assertEqual(self.server.count_log(r"^Set-Cookie"), 0)
+
+    def test_zz_worker_survived(self):
+        self.assertEqual(len(self.server.workers()), 1)
+
+
 if __name__ == "__main__":
     rftest.main()

@@ -478,4 +478,37 @@ BOOST_AUTO_TEST_CASE(accept_encoding_weights_and_wildcard)
     BOOST_TEST(!accepts_encoding("br", ""));
 }
 
+std::string encoded(std::string_view s, uri_part part)
+{
+    std::string out;
+    append_percent_encoded(out, s, part);
+    return out;
+}
+
+BOOST_AUTO_TEST_CASE(percent_encoding_by_part)
+{
+    const std::string_view every_kind = "aZ09-._~!$&'()*+,;=:@/?%# \"<>\\^`{|}\r\n\x7f\xc3\xa9";
+    BOOST_TEST(encoded(every_kind, uri_part::segment) ==
+               "aZ09-._~%21%24%26%27%28%29%2A%2B%2C%3B%3D%3A%40%2F%3F%25%23%20%22%3C%3E%5C%5E%60%7B%7C%7D%0D%0A%7F%C3%A9");
+    BOOST_TEST(encoded(every_kind, uri_part::path) ==
+               "aZ09-._~!$&'()*+,;=:@/%3F%25%23%20%22%3C%3E%5C%5E%60%7B%7C%7D%0D%0A%7F%C3%A9");
+    BOOST_TEST(encoded(every_kind, uri_part::query) ==
+               "aZ09-._~!$&'()*+,;=:@/?%%23%20%22%3C%3E%5C%5E%60%7B%7C%7D%0D%0A%7F%C3%A9");
+    BOOST_TEST(encoded(std::string_view("\0", 1), uri_part::path) == "%00");
+}
+
+// Issue 15, defect 5: the redirect was built from the decoded path.
+BOOST_AUTO_TEST_CASE(directory_location_is_a_valid_uri_reference)
+{
+    BOOST_TEST(directory_location("/100%", "") == "/100%25/");
+    BOOST_TEST(directory_location("/a?b", "") == "/a%3Fb/");
+    BOOST_TEST(directory_location("/c#d", "") == "/c%23d/");
+    BOOST_TEST(directory_location("/inj\r\nSet-Cookie: pwned=1", "") == "/inj%0D%0ASet-Cookie:%20pwned=1/");
+    BOOST_TEST(directory_location("/a/b c", "x=1&y=%41") == "/a/b%20c/?x=1&y=%41");
+    BOOST_TEST(directory_location("/d", "q=\"{}\"") == "/d/?q=%22%7B%7D%22");
+    BOOST_TEST(directory_location("/", "") == "/.//"); // never asked for, still not another host
+    BOOST_TEST(directory_location("//evil.example", "") == "/.//evil.example/");
+    BOOST_TEST(directory_location("/a//b", "") == "/a//b/");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
