@@ -161,6 +161,12 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
         } else {
             deferred later;
             route.handler_for_method->handle({req, path, body, now_ms, &route.params, &env}, w, later);
+            if (w.rejected()) {
+                // The writer replaced the response with a 500 (a header with CR, LF or NUL):
+                // nothing the handler meant to follow it may be sent, and the connection closes.
+                later = deferred{};
+                closed_ = true;
+            }
             if (later.file.file && later.file.length > 0)
                 later.source = std::make_unique<file_stream>(std::move(later.file));
             if (later.source) {

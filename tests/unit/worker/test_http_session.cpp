@@ -5,6 +5,7 @@
 
 #include "worker/app_route.hpp"
 #include "worker/demo.hpp"
+#include "worker/file_cache.hpp"
 #include "worker/http_session.hpp"
 
 using namespace ringfork;
@@ -20,9 +21,23 @@ struct echo_body final : worker::handler {
     }
 };
 
+/// Writes a head with a header the writer refuses, then asks for a body to be streamed.
+struct bad_header_then_body final : worker::handler {
+    std::shared_ptr<open_file> file = std::make_shared<open_file>();
+    void handle(const request_view&, http::response_writer& w, deferred& later) override
+    {
+        w.start(200);
+        w.header("X-Name", "a\r\nSet-Cookie: x=1");
+        w.finish_head(100);
+        later.file.file = file;
+        later.file.length = 100;
+    }
+};
+
 struct fixture {
     app_route plain{plaintext};
     echo_body echo;
+    bad_header_then_body bad;
     router routes;
     http::date_cache date;
     ipc::worker_settings settings;
@@ -36,6 +51,7 @@ struct fixture {
     {
         BOOST_REQUIRE(routes.add("/plaintext", get_head, &plain).empty());
         BOOST_REQUIRE(routes.add("/echo", bit(http::method::post), &echo).empty());
+        BOOST_REQUIRE(routes.add("/bad", get_head, &bad).empty());
         date.update(0);
     }
     http_session::verdict feed(std::string s) { return session.on_data({s.data(), s.size()}, out, env, 0); }
@@ -74,6 +90,19 @@ BOOST_FIXTURE_TEST_CASE(request_split_across_every_byte, fixture)
         (void)feed(std::string(1, ch));
     BOOST_TEST(count(output(), "Hello, World!") == 1u);
     BOOST_TEST(!session.mid_request());
+}
+
+BOOST_FIXTURE_TEST_CASE(rejected_header_answers_500_streams_nothing_and_closes, fixture)
+{
+    const auto v = feed("GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\nGET /bad HTTP/1.1\r\nHost: a\r\n\r\n"
+                        "GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n");
+    BOOST_TEST(int(v) == int(http_session::verdict::close_after_send));
+    const std::string s = output();
+    BOOST_TEST(count(s, "HTTP/1.1 200 OK") == 1u); // the request after the 500 is not answered
+    BOOST_TEST(s.ends_with("Connection: close\r\n\r\nInternal Server Error\n"));
+    BOOST_TEST(s.find("Set-Cookie") == std::string::npos);
+    BOOST_TEST(!session.waiting()); // no body source was started
+    BOOST_TEST(stats.responses_by_class[5] == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(bad_request_after_good_ones_closes, fixture)
