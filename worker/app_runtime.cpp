@@ -83,7 +83,8 @@ std::string app_runtime::build(const detail::app_spec& spec, router& routes)
         if (!fd)
             return net::sys_error("open", root.dir, errno);
         roots_.push_back(std::make_unique<static_handler>(
-            fd.get(), static_options{root.options.index, root.options.dotfiles, root.options.autoindex, mounted[i]}));
+            fd.get(), static_options{root.options.index, root.options.dotfiles, root.options.autoindex, mounted[i],
+                                     open_files_}));
         root_fds_.push_back(std::move(fd));
         root_prefixes_.push_back(mounted[i]);
     }
@@ -100,7 +101,7 @@ std::string app_runtime::mount(router& routes, std::string_view prefix, const st
     if (!fd)
         return net::sys_error("open", dir, errno);
     roots_.push_back(std::make_unique<static_handler>(
-        fd.get(), static_options{options.index, options.dotfiles, options.autoindex, std::string(prefix)}));
+        fd.get(), static_options{options.index, options.dotfiles, options.autoindex, std::string(prefix), open_files_}));
     root_fds_.push_back(std::move(fd));
     root_prefixes_.emplace_back(prefix);
     return routes.add_prefix(prefix, http::get_head, roots_.back().get());

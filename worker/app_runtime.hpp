@@ -22,6 +22,9 @@ class loop;
 
 class app_runtime {
 public:
+    /// How many descriptors each file root's cache may keep (descriptor_budget); call before
+    /// build() and mount().
+    void limit_open_files(std::size_t n) noexcept { open_files_ = n; }
     /// Opens `spec`'s file roots and adds its routes and mounts to `routes`; "" or why not.
     [[nodiscard]] std::string build(const detail::app_spec& spec, router& routes);
     /// Serves the files of `dir` under `prefix` (ending in '/'); "" or why not.
@@ -48,6 +51,7 @@ public:
 private:
     std::vector<net::unique_fd> root_fds_;
     std::vector<std::unique_ptr<static_handler>> roots_;
+    std::size_t open_files_ = descriptor_budget::max_cache;
     std::vector<std::string> root_prefixes_;
     std::vector<std::unique_ptr<handler>> handlers_;
     std::unique_ptr<post_service> posts_;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "net/http_response.hpp"
@@ -23,21 +24,50 @@ file_cache::status file_cache::classify(int err) noexcept
     case EACCES:
     case EPERM:
         return status::forbidden;
+    case EMFILE:
+    case ENFILE:
+        return status::busy;
     default:
         return status::error;
     }
 }
 
-net::beneath_result file_cache::open_directory(std::string_view relative) const
+std::size_t file_cache::drop_idle(const open_file* keep)
 {
-    const std::string path = relative.empty() ? std::string(".") : std::string(relative);
-    return net::open_beneath(root_fd_, path.c_str(), O_RDONLY | O_DIRECTORY);
+    const std::size_t most = std::max<std::size_t>(1, entries_.size() / 4);
+    std::size_t dropped = 0;
+    for (auto it = entries_.begin(); it != entries_.end() && dropped < most;) {
+        const auto& f = it->second;
+        // use_count 1: no stream and no other entry's sibling link holds it, so erasing closes it.
+        if (f.use_count() == 1 && f->fd && f.get() != keep) {
+            it = entries_.erase(it);
+            ++dropped;
+        } else {
+            ++it;
+        }
+    }
+    return dropped;
 }
 
-file_cache::result file_cache::open_fresh(std::string_view relative, std::uint64_t now_ms)
+net::beneath_result file_cache::open_confined(const char* path, int flags, const open_file* keep)
+{
+    net::beneath_result r = net::open_beneath(root_fd_, path, flags);
+    if (!r.fd && (r.err == EMFILE || r.err == ENFILE) && drop_idle(keep) > 0)
+        r = net::open_beneath(root_fd_, path, flags);
+    return r;
+}
+
+net::beneath_result file_cache::open_directory(std::string_view relative)
 {
     const std::string path = relative.empty() ? std::string(".") : std::string(relative);
-    net::beneath_result opened = net::open_beneath(root_fd_, path.c_str(), O_RDONLY);
+    return open_confined(path.c_str(), O_RDONLY | O_DIRECTORY, nullptr);
+}
+
+file_cache::result file_cache::open_fresh(std::string_view relative, std::uint64_t now_ms,
+                                          const open_file* revalidating)
+{
+    const std::string path = relative.empty() ? std::string(".") : std::string(relative);
+    net::beneath_result opened = open_confined(path.c_str(), O_RDONLY, revalidating);
     net::unique_fd fd = std::move(opened.fd);
     if (!fd)
         return {classify(opened.err), nullptr, opened.err};
@@ -47,8 +77,9 @@ file_cache::result file_cache::open_fresh(std::string_view relative, std::uint64
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
         return {status::forbidden, nullptr, 0}; // devices, sockets, FIFOs are never served
     auto f = std::make_shared<open_file>();
-    f->fd = std::move(fd);
     f->directory = S_ISDIR(st.st_mode);
+    if (!f->directory)
+        f->fd = std::move(fd); // a directory's descriptor is never read: it goes back now
     f->size = static_cast<std::uint64_t>(st.st_size);
     f->mtime_ns = std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
     f->mtime_s = st.st_mtim.tv_sec;
@@ -65,10 +96,10 @@ file_cache::result file_cache::open(std::string_view relative, std::uint64_t now
     auto it = entries_.find(std::string(relative));
     if (it != entries_.end() && now_ms - it->second->checked_ms < revalidate_ms)
         return {status::ok, it->second, 0};
-    result fresh = open_fresh(relative, now_ms);
+    result fresh = open_fresh(relative, now_ms, it != entries_.end() ? it->second.get() : nullptr);
     if (fresh.what != status::ok) {
         if (it != entries_.end())
-            entries_.erase(it);
+            entries_.erase(it); // not confirmed: never served from again
         return fresh;
     }
     if (it != entries_.end()) {
@@ -81,7 +112,9 @@ file_cache::result file_cache::open(std::string_view relative, std::uint64_t now
         it->second = fresh.file; // changed: readers of the old one keep their descriptor
         return fresh;
     }
-    if (entries_.size() >= max_entries_)
+    if (capacity_ == 0)
+        return fresh; // served, then closed once its body is sent
+    if (entries_.size() >= capacity_)
         entries_.erase(entries_.begin()); // bounded: drop one entry, any
     entries_.emplace(std::string(relative), fresh.file);
     return fresh;

@@ -96,12 +96,18 @@ void static_handler::write_failure(http::response_writer& w, file_cache::status 
                                    std::string_view relative)
 {
     switch (what) {
-    case file_cache::status::ok:
+    case file_cache::status::ok: // not a failure; never passed
     case file_cache::status::not_found:
         http::write_error(w, 404);
         return;
     case file_cache::status::forbidden:
         http::write_error(w, 403);
+        return;
+    case file_cache::status::busy:
+        // Out of descriptors with nothing idle to drop: every one is a connection or a
+        // body being sent. Some will be free again soon.
+        net::log::error("{}", net::sys_error("openat2", relative, err));
+        http::write_error(w, 503, "Retry-After: 1\r\n");
         return;
     case file_cache::status::error:
         net::log::error("{}", net::sys_error("openat2", relative, err));

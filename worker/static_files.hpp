@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "worker/descriptor_budget.hpp"
 #include "worker/file_cache.hpp"
 #include "worker/router.hpp"
 #include "worker/static_rules.hpp"
@@ -16,12 +17,13 @@ struct static_options {
     bool serve_dotfiles = false;      ///< Otherwise any path segment starting with '.' is 404.
     bool autoindex = false;           ///< Directory listing when there is no index file.
     std::string prefix = "/";         ///< Where the root is mounted: paths start with it.
+    std::size_t open_files = descriptor_budget::max_cache; ///< Descriptors the file cache may keep.
 };
 
 class static_handler final : public handler {
 public:
     /// `root_fd` must stay open for the handler's life (the worker owns it).
-    static_handler(int root_fd, static_options opts) : cache_(root_fd), opts_(std::move(opts)) {}
+    static_handler(int root_fd, static_options opts) : cache_(root_fd, opts.open_files), opts_(std::move(opts)) {}
 
     void handle(const request_view& req, http::response_writer& w, deferred& later) override;
 
@@ -29,7 +31,7 @@ private:
     void serve_file(const request_view& req, http::response_writer& w, file_body& stream,
                     const std::shared_ptr<open_file>& file, std::string_view relative);
     void list_directory(const request_view& req, http::response_writer& w, std::string_view relative);
-    /// Writes the answer to a lookup that failed: 404, 403, or 500 with a log line.
+    /// Writes the answer to a lookup that failed: 404, 403, or 503 or 500 with a log line.
     static void write_failure(http::response_writer& w, file_cache::status what, int err, std::string_view relative);
     void serve_ranges(const request_view& req, http::response_writer& w, file_body& stream,
                       const std::shared_ptr<open_file>& chosen, const static_rules::range_result& range,

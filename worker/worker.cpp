@@ -15,6 +15,7 @@
 #include "ipc/app_spec.hpp"
 #include "worker/app_runtime.hpp"
 #include "worker/demo.hpp"
+#include "worker/descriptor_budget.hpp"
 #include "worker/loop.hpp"
 #include "worker/router.hpp"
 #include "worker/static_files.hpp"
@@ -35,8 +36,12 @@ int run_worker(const worker_start& start)
     std::signal(SIGPIPE, SIG_IGN);
 
     const worker_settings& s = *start.settings;
+    const auto budget = worker::descriptor_budget::for_this_process(s.max_connections);
+    if (!budget.fits && start.slot == 0)
+        net::log::warn("{}", budget.warning());
     worker::router routes;
     worker::app_runtime app;
+    app.limit_open_files(budget.cache);
     std::string refused;
     const auto route = [&](std::string error) {
         if (!error.empty() && refused.empty())

@@ -121,8 +121,9 @@ def socket_fds(pid):
 class Server:
     """One ringfork master started with the given arguments on 127.0.0.1:0."""
 
-    def __init__(self, *args, workers=2, listen="127.0.0.1:0", ready=True, timeout=15.0, env=None):
-        cmd = [BIN]
+    def __init__(self, *args, workers=2, listen="127.0.0.1:0", ready=True, timeout=15.0, env=None, prefix=()):
+        """`prefix` is a command that execs the binary in its place (["prlimit", "--nofile=256:256"])."""
+        cmd = [*prefix, BIN]
         if listen:
             cmd += ["--listen", listen]
         if workers is not None:

@@ -37,6 +37,7 @@ class HostileCase(unittest.TestCase):
     """One server per class (one worker, so every request meets the same cache) over a
     tree built in build(); `base` holds the root and an outside directory."""
     server_args = ()
+    prefix = ()
 
     @classmethod
     def build(cls):
@@ -55,7 +56,8 @@ class HostileCase(unittest.TestCase):
                 f.write(SECRET)
         cls.build()
         try:
-            cls.server = rftest.Server("--root", cls.www, *cls.server_args, workers=1)
+            prefix = (rftest.program(cls.prefix[0]), *cls.prefix[1:]) if cls.prefix else ()
+            cls.server = rftest.Server("--root", cls.www, *cls.server_args, workers=1, prefix=prefix)
         except BaseException:
             cls.tmp.cleanup()
             raise
@@ -227,6 +229,40 @@ class DirectoryRedirects(HostileCase):
     def test_injection_does_not_reach_the_log_as_two_lines(self):
         self.get("/inj%0D%0ASet-Cookie:%20pwned=1")
         self.assertEqual(self.server.count_log(r"^Set-Cookie"), 0)
+
+    def test_zz_worker_survived(self):
+        self.assertEqual(len(self.server.workers()), 1)
+
+
+class DescriptorLimit(HostileCase):
+    """RLIMIT_NOFILE far below --max-connections (issue 15, defect 8): the open-file cache is
+    sized from the limit, files keep being served, and a warning names the limits."""
+    prefix = ("prlimit", "--nofile=256:256")
+    FILES = 400
+
+    @classmethod
+    def build(cls):
+        for i in range(cls.FILES):
+            with open(os.path.join(cls.www, f"f{i}.txt"), "wb") as f:
+                f.write(f"file {i}\n".encode())
+
+    def test_warning_names_the_limits(self):
+        line = self.server.wait_log(r"warn.*RLIMIT_NOFILE.*", 5).group(0)
+        self.assertIn("256", line)
+        self.assertIn("--max-connections 10000", line)
+
+    def test_crawl_never_fails(self):
+        statuses = {}
+        with rftest.Conn(self.server.port, timeout=10) as c:
+            for rnd in range(2):  # the second round finds some files cached, most not
+                for i in range(self.FILES):
+                    for n in (i, 0):  # f0.txt is asked for between every two others: always cached
+                        c.send(f"GET /f{n}.txt HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+                        status, _, body = c.response()
+                        statuses[status] = statuses.get(status, 0) + 1
+                        self.assertEqual((status, body), (200, f"file {n}\n".encode()),
+                                         f"round {rnd}, /f{n}.txt after {i} files: {statuses}")
+        self.assertEqual(statuses, {200: 4 * self.FILES})
 
     def test_zz_worker_survived(self):
         self.assertEqual(len(self.server.workers()), 1)

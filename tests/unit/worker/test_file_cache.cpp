@@ -1,0 +1,161 @@
+// The open-file cache against a real temporary tree: revalidation, capacity, running out of
+// descriptors, and confinement of what an entry lets a request reach.
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "worker/file_cache.hpp"
+
+using namespace ringfork;
+using namespace ringfork::worker;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// "f7" (or "file 7" with another prefix): appended, since GCC 12 warns about "f" + string.
+std::string numbered(std::string prefix, int i)
+{
+    prefix += std::to_string(i);
+    return prefix;
+}
+
+/// base/root with files f0..f19 ("file N") and a directory; base/outside.txt.
+struct tree {
+    fs::path base;
+    fs::path root;
+    net::unique_fd root_fd;
+
+    tree()
+    {
+        char tmpl[] = "/tmp/rf-cache-XXXXXX";
+        base = ::mkdtemp(tmpl);
+        root = base / "root";
+        fs::create_directories(root / "dir");
+        for (int i = 0; i < 20; ++i)
+            write(numbered("f", i), numbered("file ", i));
+        std::ofstream(base / "outside.txt") << "outside";
+        root_fd.reset(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    }
+    ~tree() { fs::remove_all(base); }
+
+    void write(const std::string& name, const std::string& text) const { std::ofstream(root / name) << text; }
+
+    static std::string read(const open_file& f)
+    {
+        std::string s(f.size, '\0');
+        const ssize_t n = ::pread(f.fd.get(), s.data(), s.size(), 0);
+        return n == static_cast<ssize_t>(s.size()) ? s : "<short read>";
+    }
+};
+
+/// Holds every free descriptor below a lowered RLIMIT_NOFILE; gives them back and restores
+/// the limit when it goes away.
+struct descriptors_exhausted {
+    rlimit saved{};
+    std::vector<int> held;
+
+    descriptors_exhausted()
+    {
+        BOOST_REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+        rlimit low = saved;
+        low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 512);
+        BOOST_REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+        for (int i = 0; i < 512; ++i) {
+            const int fd = ::dup(0);
+            if (fd < 0) {
+                BOOST_REQUIRE(errno == EMFILE);
+                break;
+            }
+            held.push_back(fd);
+        }
+        BOOST_REQUIRE(::dup(0) < 0);
+    }
+    ~descriptors_exhausted()
+    {
+        for (int fd : held)
+            ::close(fd);
+        setrlimit(RLIMIT_NOFILE, &saved);
+    }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(file_cache_suite)
+
+BOOST_FIXTURE_TEST_CASE(out_of_descriptors_drops_idle_entries_and_retries, tree)
+{
+    file_cache cache(root_fd.get(), 8);
+    std::shared_ptr<open_file> streaming; // as a body being sent holds its file
+    for (int i = 0; i < 8; ++i) {
+        auto r = cache.open(numbered("f", i), 0);
+        BOOST_REQUIRE(r.what == file_cache::status::ok);
+        if (i == 0)
+            streaming = r.file;
+    }
+    BOOST_TEST(cache.size() == 8u);
+    descriptors_exhausted full;
+
+    // A new file: idle entries go, the open is tried again and succeeds.
+    auto fresh = cache.open("f10", 0);
+    BOOST_REQUIRE(fresh.what == file_cache::status::ok);
+    BOOST_TEST(read(*fresh.file) == "file 10");
+    BOOST_TEST(cache.size() < 8u);
+
+    // The entry a stream holds was not dropped, and revalidating it (a second later) needs a
+    // descriptor too: it gets one the same way and stays the same entry.
+    auto again = cache.open("f0", 2000);
+    BOOST_REQUIRE(again.what == file_cache::status::ok);
+    BOOST_TEST(again.file == streaming);
+    BOOST_TEST(read(*again.file) == "file 0");
+}
+
+BOOST_FIXTURE_TEST_CASE(out_of_descriptors_with_nothing_idle_is_busy, tree)
+{
+    file_cache cache(root_fd.get(), 4);
+    std::vector<std::shared_ptr<open_file>> streaming;
+    for (int i = 0; i < 4; ++i)
+        streaming.push_back(cache.open(numbered("f", i), 0).file);
+    descriptors_exhausted full;
+    const auto r = cache.open("f10", 0);
+    BOOST_TEST(int(r.what) == int(file_cache::status::busy));
+    BOOST_TEST(r.err == EMFILE);
+    BOOST_TEST(cache.size() == 4u); // nothing in use was dropped
+    BOOST_TEST(int(cache.open("f1", 0).what) == int(file_cache::status::ok)); // cached: no descriptor needed
+    BOOST_TEST(!cache.open_directory("dir").fd);
+}
+
+BOOST_FIXTURE_TEST_CASE(capacity_bounds_the_descriptors_kept, tree)
+{
+    file_cache cache(root_fd.get(), 5);
+    for (int i = 0; i < 20; ++i)
+        BOOST_REQUIRE(cache.open(numbered("f", i), 0).what == file_cache::status::ok);
+    BOOST_TEST(cache.size() == 5u);
+
+    file_cache none(root_fd.get(), 0); // no room at all: every file is opened, served, closed
+    auto r = none.open("f3", 0);
+    BOOST_REQUIRE(r.what == file_cache::status::ok);
+    BOOST_TEST(read(*r.file) == "file 3");
+    BOOST_TEST(none.size() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(directories_keep_no_descriptor, tree)
+{
+    file_cache cache(root_fd.get(), 5);
+    auto r = cache.open("dir/", 0);
+    BOOST_REQUIRE(r.what == file_cache::status::ok);
+    BOOST_TEST(r.file->directory);
+    BOOST_TEST(!r.file->fd);
+    BOOST_TEST(bool(cache.open_directory("dir").fd));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
