@@ -268,5 +268,41 @@ class DescriptorLimit(HostileCase):
         self.assertEqual(len(self.server.workers()), 1)
 
 
+class AbsoluteSymlinks(HostileCase):
+    """Symlinks are resolved against the root's descriptor, never the host's tree: relative
+    links that stay inside are followed, absolute ones are 404 wherever they point, and an
+    absolute link is never read as if the root were "/" (issue 15, "Also")."""
+
+    @classmethod
+    def build(cls):
+        j = lambda *p: os.path.join(cls.www, *p)
+        os.mkdir(j("sub"))
+        with open(j("small.txt"), "wb") as f:
+            f.write(b"small\n")
+        with open(j("sub", "page.txt"), "wb") as f:
+            f.write(b"page\n")
+        os.symlink(j("small.txt"), j("abs_inside.txt"))   # the host path of a file inside
+        os.symlink("/small.txt", j("abs_rooted.txt"))     # inside only if "/" meant the root
+        os.symlink(j("sub"), j("abs_dir"))
+        os.symlink(os.path.join(cls.outside, "f.txt"), j("abs_outside.txt"))
+        os.symlink("small.txt", j("rel.txt"))
+        os.symlink("../small.txt", j("sub", "rel_up.txt"))
+        os.symlink("sub", j("rel_dir"))
+
+    def test_relative_links_inside_are_followed(self):
+        for target, body in (("/rel.txt", b"small\n"), ("/sub/rel_up.txt", b"small\n"),
+                             ("/rel_dir/page.txt", b"page\n")):
+            with self.subTest(target=target):
+                self.assertEqual(self.get(target)[::2], (200, body))
+
+    def test_absolute_links_are_404_wherever_they_point(self):
+        for target in ("/abs_inside.txt", "/abs_rooted.txt", "/abs_dir/page.txt", "/abs_dir/", "/abs_dir",
+                       "/abs_outside.txt"):
+            with self.subTest(target=target):
+                status, _, body, _ = self.get(target)
+                self.assertNoLeak(target, body)
+                self.assertEqual(status, 404)
+
+
 if __name__ == "__main__":
     rftest.main()
