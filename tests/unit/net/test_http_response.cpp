@@ -110,14 +110,24 @@ const std::string expected_500 = "HTTP/1.1 500 Internal Server Error\r\nServer: 
                                  "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 22\r\n"
                                  "Connection: close\r\n\r\nInternal Server Error\n";
 
-/// Writes "earlier" then a 301 whose Location is `value` (and a header named `name`).
+/// An empty output buffer and a Date line for instant 0.
+struct writing {
+    http::date_cache date;
+    net::byte_buffer out;
+    writing() { date.update(0); }
+    [[nodiscard]] http::response_writer writer(http::response_context ctx = {1, true, false})
+    {
+        return {out, date, ctx};
+    }
+};
+
+/// Writes "earlier" then a 301 with a header `name: value` among others.
 std::string redirect_with(std::string_view name, std::string_view value)
 {
-    http::date_cache d;
-    d.update(0);
-    net::byte_buffer out;
+    writing x;
+    net::byte_buffer& out = x.out;
     out.append("earlier");
-    http::response_writer w(out, d, {1, true, false});
+    http::response_writer w = x.writer();
     w.start(301);
     w.header("Content-Type", "text/plain");
     w.header(name, value);
@@ -155,12 +165,9 @@ BOOST_AUTO_TEST_CASE(ordinary_values_pass_untouched)
     BOOST_TEST(s.starts_with("earlierHTTP/1.1 301 "));
 }
 
-BOOST_AUTO_TEST_CASE(rejected_response_ignores_later_calls)
+BOOST_FIXTURE_TEST_CASE(rejected_response_ignores_later_calls, writing)
 {
-    http::date_cache d;
-    d.update(0);
-    net::byte_buffer out;
-    http::response_writer w(out, d, {1, true, true}); // HEAD: the 500 has no body either
+    http::response_writer w = writer({1, true, true}); // HEAD: the 500 has no body either
     w.start(200);
     w.header("ETag", "\"a\"\r\n");
     BOOST_TEST(w.rejected());
@@ -177,19 +184,16 @@ BOOST_AUTO_TEST_CASE(rejected_response_ignores_later_calls)
     BOOST_TEST(text(out) == expected_500.substr(0, expected_500.size() - 22));
 }
 
-BOOST_AUTO_TEST_CASE(error_extra_headers_are_checked_too)
+BOOST_FIXTURE_TEST_CASE(error_extra_headers_are_checked_too, writing)
 {
-    http::date_cache d;
-    d.update(0);
-    net::byte_buffer out;
-    http::response_writer w(out, d, {1, true, false});
+    http::response_writer w = writer();
     http::write_error(w, 416, "Content-Range: bytes */5\r\nX: a\rb\r\n");
     BOOST_TEST(text(out) == expected_500);
 
-    net::byte_buffer ok;
-    http::response_writer w2(ok, d, {1, true, false});
+    writing ok;
+    http::response_writer w2 = ok.writer();
     http::write_error(w2, 416, "Content-Range: bytes */5\r\n");
-    BOOST_TEST(text(ok).find("\r\nContent-Range: bytes */5\r\n") != std::string::npos);
+    BOOST_TEST(text(ok.out).find("\r\nContent-Range: bytes */5\r\n") != std::string::npos);
     BOOST_TEST(w2.status() == 416u);
 }
 

@@ -6,42 +6,30 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "net/open_beneath.hpp"
+#include "tests/unit/temp_root.hpp"
 
 using namespace ringfork;
 namespace fs = std::filesystem;
 
 namespace {
 
-/// base/root/{file.txt, dir/inner.txt, links...} and base/outside.txt, removed afterwards.
-struct tree {
-    fs::path base;
-    fs::path root;
-    net::unique_fd root_fd;
-
+/// root/{file.txt, dir/inner.txt, links that stay and links that leave}.
+struct tree : test::temp_root {
     tree()
     {
-        char tmpl[] = "/tmp/rf-beneath-XXXXXX";
-        base = ::mkdtemp(tmpl);
-        root = base / "root";
-        fs::create_directories(root / "dir");
-        std::ofstream(root / "file.txt") << "inside";
-        std::ofstream(root / "dir" / "inner.txt") << "inner";
-        std::ofstream(base / "outside.txt") << "outside";
+        write("file.txt", "inside");
+        write("dir/inner.txt", "inner");
         fs::create_symlink("file.txt", root / "rel_inside");
         fs::create_symlink("../file.txt", root / "dir" / "rel_up_inside");
         fs::create_symlink("dir", root / "dir_link");
         fs::create_symlink("../outside.txt", root / "rel_out");
         fs::create_symlink((base / "outside.txt").string(), root / "abs_out");
         fs::create_symlink((root / "file.txt").string(), root / "abs_in");
-        root_fd.reset(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     }
-    ~tree() { fs::remove_all(base); }
 
     [[nodiscard]] net::beneath_result open(const char* path, int flags = O_RDONLY) const
     {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/temp_root.hpp"
 #include "worker/file_cache.hpp"
 
 using namespace ringfork;
@@ -29,26 +30,14 @@ std::string numbered(std::string prefix, int i)
     return prefix;
 }
 
-/// base/root with files f0..f19 ("file N") and a directory; base/outside.txt.
-struct tree {
-    fs::path base;
-    fs::path root;
-    net::unique_fd root_fd;
-
+/// root/f0..f19 ("file N") and root/dir/.
+struct tree : test::temp_root {
     tree()
     {
-        char tmpl[] = "/tmp/rf-cache-XXXXXX";
-        base = ::mkdtemp(tmpl);
-        root = base / "root";
         fs::create_directories(root / "dir");
         for (int i = 0; i < 20; ++i)
             write(numbered("f", i), numbered("file ", i));
-        std::ofstream(base / "outside.txt") << "outside";
-        root_fd.reset(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     }
-    ~tree() { fs::remove_all(base); }
-
-    void write(const std::string& name, const std::string& text) const { std::ofstream(root / name) << text; }
 
     static std::string read(const open_file& f)
     {

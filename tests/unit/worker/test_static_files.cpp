@@ -14,6 +14,7 @@
 
 #include "net/http_parser.hpp"
 #include "net/http_response.hpp"
+#include "tests/unit/temp_root.hpp"
 #include "worker/file_cache.hpp"
 #include "worker/static_files.hpp"
 
@@ -94,18 +95,10 @@ std::string get(std::string_view target, std::string_view headers = {})
     return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(headers) + "\r\n";
 }
 
-/// base/root with a 36-byte file, an index, a listing-only directory, siblings, links.
-struct site {
-    fs::path base;
-    fs::path root;
-    net::unique_fd root_fd;
-
+/// A 36-byte file, an index, a listing-only directory, a sibling, a dotfile, a link out.
+struct site : test::temp_root {
     site()
     {
-        char tmpl[] = "/tmp/rf-static-XXXXXX";
-        base = ::mkdtemp(tmpl);
-        root = base / "www";
-        fs::create_directories(root / "dir");
         fs::create_directories(root / "list" / "sub");
         write("hello.txt", alphabet);
         write("dir/index.html", "<h1>dir</h1>");
@@ -114,14 +107,9 @@ struct site {
         write("app.js", "plain js");
         write("app.js.gz", "gzipped js");
         write(".env", "SECRET=1");
-        std::ofstream(base / "outside.txt") << "outside";
         fs::create_symlink("../outside.txt", root / "out.txt");
         BOOST_REQUIRE(::mkfifo((root / "fifo").c_str(), 0600) == 0);
-        root_fd.reset(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     }
-    ~site() { fs::remove_all(base); }
-
-    void write(const std::string& name, std::string_view text) const { std::ofstream(root / name) << text; }
 
     [[nodiscard]] static_handler handler(bool autoindex = false) const
     {
