@@ -17,6 +17,11 @@ int send_message(int fd, const message& m) noexcept
     }
 }
 
+int send_message(int channel, const message& m, int fd) noexcept
+{
+    return send_with_fd(channel, &m, sizeof m, fd);
+}
+
 bool valid_message(const void* data, long size) noexcept
 {
     return size == static_cast<long>(sizeof(message)) &&

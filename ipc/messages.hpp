@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "ipc/fd_passing.hpp"
 #include "ipc/stats.hpp"
 
 namespace ringfork::ipc {
@@ -20,7 +21,7 @@ enum class msg_type : std::uint8_t {
     drained = 4,   ///< No connections left; the worker is about to exit 0.
     // master -> worker
     drain = 16,       ///< Stop accepting, finish in-flight work, close, exit.
-    reopen_logs = 17, ///< Reopen log files (USR1).
+    reopen_logs = 17, ///< Reopen log files (USR1); carries the newly opened access log, if any.
     retire = 18,      ///< The slot goes away: accept what its own listeners still queue, then drain.
 };
 
@@ -41,11 +42,32 @@ static_assert(std::is_standard_layout_v<message>);
 /// Sends one message; returns 0 or -errno. Never blocks longer than the socket allows.
 [[nodiscard]] int send_message(int fd, const message& m) noexcept;
 
+/// Sends one message with descriptor `fd` attached (SCM_RIGHTS); returns 0 or -errno.
+[[nodiscard]] int send_message(int channel, const message& m, int fd) noexcept;
+
 /// Receives one message; returns 1 on success, 0 on EOF, -errno on error, -EPROTO for a
 /// message of the wrong size or version.
 [[nodiscard]] int recv_message(int fd, message& m) noexcept;
 
 /// Checks a received datagram's size and version.
 [[nodiscard]] bool valid_message(const void* data, long size) noexcept;
+
+/// One message being received with the descriptor it may carry, for recvmsg or
+/// io_uring_prep_recvmsg (with MSG_CMSG_CLOEXEC). Neither copied nor moved.
+class message_inbox {
+public:
+    message_inbox() noexcept : box_(&msg, sizeof msg) {}
+
+    message msg{};
+    /// The header for the next receive; a descriptor left untaken is closed.
+    [[nodiscard]] msghdr* prepare() noexcept { return box_.prepare(); }
+    /// After receiving `size` bytes: whether `msg` is a whole message of this version.
+    [[nodiscard]] bool valid(long size) const noexcept { return valid_message(&msg, size); }
+    /// The descriptor the message carried, or an empty one.
+    [[nodiscard]] net::unique_fd take_fd() noexcept { return box_.take_fd(); }
+
+private:
+    datagram_inbox box_;
+};
 
 } // namespace ringfork::ipc

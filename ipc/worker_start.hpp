@@ -25,7 +25,7 @@ struct worker_settings {
     std::string index = "index.html";
     bool serve_dotfiles = false;
     bool autoindex = false;
-    std::string access_log;       ///< Combined-format log path (empty: off).
+    std::string access_log;       ///< Combined-format log path (empty: off); the master opens it.
     std::string task_pool;        ///< Pool socket address ("@name": abstract); empty: no tasks.
     std::string task_spool;       ///< Directory of job output and results.
     unsigned task_timeout_ms = 30000;
@@ -52,6 +52,7 @@ struct worker_start {
     int master_pid = 0;
     int channel_fd = -1;              ///< This slot's end of its socketpair.
     std::vector<int> listen_fds;      ///< The listeners this worker accepts on.
+    int access_log_fd = -1;           ///< --access-log, opened by the master; the worker owns this copy.
     accept_share* share = nullptr;    ///< Shared accept counters (shared mode), or null.
     const worker_settings* settings = nullptr;
     const ringfork::detail::app_spec* app = nullptr; ///< The application's registrations (null: none).

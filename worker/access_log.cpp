@@ -1,7 +1,6 @@
 // Per-worker access log.
 #include "worker/access_log.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,15 +11,6 @@
 #include "net/log.hpp"
 
 namespace ringfork::worker {
-
-namespace {
-
-int open_append(const std::string& path) noexcept
-{
-    return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-}
-
-} // namespace
 
 void append_escaped(std::string& out, std::string_view s)
 {
@@ -36,13 +26,11 @@ void append_escaped(std::string& out, std::string_view s)
     }
 }
 
-access_log access_log::open(const std::string& path, std::string& error)
+access_log access_log::adopt(net::unique_fd fd, std::string path)
 {
     access_log log;
-    log.path_ = path;
-    log.fd_.reset(open_append(path));
-    if (!log.fd_)
-        error = net::sys_error("open --access-log", path, errno);
+    log.path_ = std::move(path);
+    log.fd_ = std::move(fd);
     return log;
 }
 
@@ -93,15 +81,11 @@ void access_log::flush() noexcept
     buffer_.clear();
 }
 
-void access_log::reopen()
+void access_log::reopen(net::unique_fd fd)
 {
     flush();
-    const int fd = open_append(path_);
-    if (fd < 0) {
-        net::log::error("{} (keeping the old file)", net::sys_error("reopen --access-log", path_, errno));
-        return;
-    }
-    fd_.reset(fd);
+    if (fd)
+        fd_ = std::move(fd);
 }
 
 } // namespace ringfork::worker

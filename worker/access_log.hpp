@@ -1,6 +1,8 @@
 // Per-worker access log in nginx's "combined" format, buffered in memory and written in
-// large appends, reopened on request (logrotate). Owns the file and the line format;
-// leaves deciding when to flush and reopen to the loop.
+// large appends to a descriptor the master opened and hands over again after each reopen
+// (logrotate), so a worker needs no permission on the log's path. Owns the line format and
+// the descriptor once handed over; leaves opening the file to the master and deciding when
+// to flush to the loop.
 #pragma once
 
 #include <cstdint>
@@ -17,8 +19,8 @@ class access_log {
 public:
     static constexpr std::size_t flush_bytes = 64 * 1024;
 
-    /// Opens `path` for appending (created 0644). Empty `error` on success.
-    [[nodiscard]] static access_log open(const std::string& path, std::string& error);
+    /// Appends to `fd`, a file the master opened for appending; `path` names it in messages.
+    [[nodiscard]] static access_log adopt(net::unique_fd fd, std::string path);
 
     access_log() = default;
     [[nodiscard]] bool enabled() const noexcept { return static_cast<bool>(fd_); }
@@ -28,8 +30,9 @@ public:
                 std::time_t now);
     /// Writes what is buffered.
     void flush() noexcept;
-    /// Flushes, then reopens the path (the old file may have been renamed away).
-    void reopen();
+    /// Flushes to the current file, then continues in `fd`, the file the master has just
+    /// reopened (the old one may have been renamed away). An empty `fd` keeps the current file.
+    void reopen(net::unique_fd fd);
 
 private:
     void stamp(std::time_t now);

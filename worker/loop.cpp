@@ -60,12 +60,8 @@ loop::loop(const ipc::worker_start& start, const router& routes, std::string& er
         ring_ = net::ring();
         return;
     }
-    if (!settings_.access_log.empty()) {
-        access_log_ = access_log::open(settings_.access_log, error);
-        if (!error.empty()) {
-            ring_ = net::ring();
-            return;
-        }
+    if (start.access_log_fd >= 0) {
+        access_log_ = access_log::adopt(net::unique_fd(start.access_log_fd), settings_.access_log);
         env_.log = &access_log_;
     }
 }
@@ -175,7 +171,7 @@ void loop::act_on_requests()
     link_requests& r = link_.requests;
     if (r.reopen_logs) {
         r.reopen_logs = false;
-        access_log_.reopen();
+        access_log_.reopen(std::move(r.log_file)); // USR1 alone only flushes: the master reopens
     }
     if (r.retire) {
         r.retire = false;

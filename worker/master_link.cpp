@@ -65,7 +65,7 @@ void master_link::arm_channel()
     if (start_.channel_fd < 0 || !channel_alive_)
         return;
     io_uring_sqe* sqe = ring_.sqe();
-    io_uring_prep_recv(sqe, start_.channel_fd, &inbox_, sizeof inbox_, 0);
+    io_uring_prep_recvmsg(sqe, start_.channel_fd, inbox_.prepare(), MSG_CMSG_CLOEXEC);
     io_uring_sqe_set_data64(sqe, ud(op::channel));
 }
 
@@ -77,8 +77,8 @@ void master_link::on_channel(const io_uring_cqe& cqe)
         requests.stop_now = true;
         return;
     }
-    if (ipc::valid_message(&inbox_, cqe.res)) {
-        switch (inbox_.type) {
+    if (inbox_.valid(cqe.res)) {
+        switch (inbox_.msg.type) {
         case ipc::msg_type::drain:
             requests.drain = true;
             break;
@@ -87,6 +87,7 @@ void master_link::on_channel(const io_uring_cqe& cqe)
             break;
         case ipc::msg_type::reopen_logs:
             requests.reopen_logs = true;
+            requests.log_file = inbox_.take_fd();
             break;
         default:
             break;

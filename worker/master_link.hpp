@@ -22,6 +22,7 @@ struct link_requests {
     bool retire = false;       ///< RETIRE: the slot goes away; empty its queues, then drain.
     bool stop_now = false;     ///< INT, or the master is gone.
     bool reopen_logs = false;  ///< USR1 or REOPEN_LOGS.
+    net::unique_fd log_file;   ///< The access log the master reopened (REOPEN_LOGS); empty for USR1.
 };
 
 class master_link {
@@ -47,7 +48,7 @@ private:
     const ipc::worker_start& start_;
     net::unique_fd signal_fd_;
     signalfd_siginfo siginfo_{};
-    ipc::message inbox_{};
+    ipc::message_inbox inbox_; ///< The next message and the descriptor it may carry.
     bool channel_alive_ = true;
 };
 

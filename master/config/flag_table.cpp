@@ -63,6 +63,13 @@ const flag_spec processes[] = {
      }},
     {"--shutdown-timeout", "SECS", "graceful-stop budget before workers are killed (default 30)",
      [](options& o, sv v) { return set_seconds(v, o.shutdown_timeout_s); }},
+    {"--user", "USER[:GROUP]", "workers, task runners and jobs run as USER (as root, default nobody)",
+     [](options& o, sv v) -> std::string {
+         if (v.empty())
+             return "needs a user";
+         o.user = v; // resolved once every source is applied
+         return {};
+     }},
 };
 
 const flag_spec control[] = {

@@ -155,6 +155,11 @@ parse_outcome finish(options& out, action what)
         out.tasks.spool = runtime && *runtime ? fmt::format("{}/ringfork-tasks", runtime)
                                               : fmt::format("/tmp/ringfork-tasks-{}", getuid());
     }
+    std::string why;
+    auto who = resolve_run_as(out.user, ::geteuid(), ::getegid(), why);
+    if (!who)
+        return {action::serve, fmt::format("--user: {}", why)};
+    out.run_as = std::move(*who);
     out.worker.task_spool = out.tasks.spool;
     out.worker.task_timeout_ms = out.tasks.timeout_ms;
     if (std::string clash = check_routes(out); !clash.empty())

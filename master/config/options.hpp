@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ipc/worker_start.hpp"
+#include "master/config/run_as.hpp"
 #include "master/tasks/task_runner.hpp"
 #include "net/address.hpp"
 
@@ -40,6 +41,8 @@ struct options {
     /// reloads): routes of its own mean no embedded default, and they must not collide
     /// with the built-in ones.
     const ringfork::detail::app_spec* app = nullptr;
+    std::string user;                   ///< --user USER[:GROUP] as given (empty: the default).
+    identity run_as;                    ///< Who workers, task runners and jobs run as (resolved --user).
 };
 
 enum class action { serve, help, version, check };

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <ctime>
 
+#include "master/supervise/log_file.hpp"
 #include "master/supervise/supervisor.hpp"
 
 #include "ipc/app_spec.hpp"
@@ -59,6 +60,17 @@ void supervisor::start_reload()
         same_listeners = fresh.listen[i].to_string() == opts_.listen[i].to_string() || fresh.listen[i].port() == 0;
     if (!same_listeners)
         net::log::warn("reload: listen addresses and accept mode change only with a restart or an upgrade (USR2)");
+    if (fresh.user != opts_.user)
+        net::log::warn("reload: --user changes only with a restart or an upgrade (USR2)");
+    if (fresh.worker.access_log != opts_.worker.access_log) {
+        net::unique_fd log;
+        std::string error;
+        if (!fresh.worker.access_log.empty() && !(log = open_access_log(fresh.worker.access_log, error))) {
+            net::log::error("reload rejected: {}; keeping the running configuration", error);
+            return;
+        }
+        access_log_ = std::move(log);
+    }
     // Listeners, control, admin and the task pool stay; worker settings and counts apply.
     const std::string pool_address = opts_.worker.task_pool;
     opts_.worker = fresh.worker;

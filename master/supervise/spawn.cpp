@@ -13,6 +13,26 @@
 
 namespace ringfork::master {
 
+namespace {
+
+/// Who children run as: the master's own identity until set_children_identity.
+identity& children_identity()
+{
+    static identity who = [] {
+        identity same;
+        same.unprivileged = false;
+        return same;
+    }();
+    return who;
+}
+
+} // namespace
+
+void set_children_identity(identity who)
+{
+    children_identity() = std::move(who);
+}
+
 void close_fds_except(std::vector<int> keep) noexcept
 {
     std::sort(keep.begin(), keep.end());
@@ -45,6 +65,11 @@ std::optional<spawned_child> spawn_child(const spawn_request& request, const chi
     }
     if (pid == 0) {
         close_fds_except(std::move(keep));
+        std::string error;
+        if (!become(children_identity(), request.name, error)) {
+            net::log::error("{}", error);
+            _exit(exit_identity_failed);
+        }
         _exit(run(sv[1]));
     }
     ::close(sv[1]);

@@ -1,7 +1,7 @@
 // The one way the master starts a child process (workers, task runners): its channel, the
-// fork, descriptor hygiene and the hand-over to the child's code, with one error line that
-// names the child. Owns what every child has in common; leaves what a child runs to the
-// hook its caller passes.
+// fork, descriptor hygiene, the drop to the children's identity (--user) and the hand-over
+// to the child's code, with one error line that names the child. Owns what every child has
+// in common; leaves what a child runs to the hook its caller passes.
 #pragma once
 
 #include <sys/types.h>
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "master/config/run_as.hpp"
 #include "net/fd.hpp"
 
 namespace ringfork::master {
@@ -30,10 +31,18 @@ struct spawned_child {
 /// The child's code: gets its end of the channel and returns the process's exit code.
 using child_main = std::function<int(int channel_fd)>;
 
+/// Who every child runs as from now on; set once at start, before the first spawn_child.
+void set_children_identity(identity who);
+
+/// Exit code of a child that could not become the children's identity (EX_OSERR).
+inline constexpr int exit_identity_failed = 71;
+
 /// Creates a SOCK_SEQPACKET channel and forks. The child closes every descriptor but 0-2,
-/// its channel end and `keep`, then `_exit`s with what `run` returns: it never returns into
-/// the master's code or unwinds its stack. On failure logs one line naming the call and the
-/// child ("fork task runner 1: Resource temporarily unavailable") and returns nullopt.
+/// its channel end and `keep`, becomes the children's identity (set_children_identity;
+/// on failure one line naming the call and the child, then exit_identity_failed), and
+/// `_exit`s with what `run` returns: it never returns into the master's code or unwinds its
+/// stack. On failure logs one line naming the call and the child ("fork task runner 1:
+/// Resource temporarily unavailable") and returns nullopt.
 [[nodiscard]] std::optional<spawned_child> spawn_child(const spawn_request& request, const child_main& run);
 
 /// Closes every descriptor of this process except 0-2 and `keep`.

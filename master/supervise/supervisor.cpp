@@ -25,6 +25,7 @@
 
 #include "master/config/cpu_count.hpp"
 #include "master/config/root_check.hpp"
+#include "master/supervise/log_file.hpp"
 #include "master/supervise/spawn.hpp"
 #include "net/clock.hpp"
 #include "net/error.hpp"
@@ -136,12 +137,9 @@ int supervisor::run()
         return 1;
     }
     std::string error;
-    if (!opts_.worker.access_log.empty()) {
-        const net::unique_fd log(::open(opts_.worker.access_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-        if (!log) {
-            net::log::error("{}", net::sys_error("open --access-log", opts_.worker.access_log, errno));
-            return 1;
-        }
+    if (!opts_.worker.access_log.empty() && !(access_log_ = open_access_log(opts_.worker.access_log, error))) {
+        net::log::error("{}", error);
+        return 1;
     }
     if (!opts_.worker.root.empty() && !check_root(opts_.worker.root, error)) {
         net::log::error("{}", error);
@@ -161,11 +159,20 @@ int supervisor::run()
     }
     if (!open_control_and_admin())
         return 1;
+    announce_identity();
     if (!opts_.tasks.tasks.empty()) {
         pool_ = std::make_unique<task_pool>(opts_.tasks);
         if (!pool_->open(error)) {
             net::log::error("task pool: {}", error);
             return 1;
+        }
+        if (opts_.run_as.switch_user) {
+            // The runners and workers write and read the spool as the children's user.
+            for (const std::string& dir : {opts_.tasks.spool, opts_.tasks.spool + "/tmp"})
+                if (::fchownat(AT_FDCWD, dir.c_str(), opts_.run_as.uid, opts_.run_as.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+                    net::log::error("task pool: {}", net::sys_error("chown", dir, errno));
+                    return 1;
+                }
         }
         opts_.worker.task_pool = pool_->address();
         pool_->start(net::monotonic_ms());
@@ -255,8 +262,12 @@ bool supervisor::spawn(unsigned index)
     start.app = opts_.app;
     for (const auto& fd : opts_.accept == accept_mode::shared ? shared_listeners_ : s.listeners)
         start.listen_fds.push_back(fd.get());
+    start.access_log_fd = access_log_.get();
+    std::vector<int> keep = start.listen_fds;
+    if (access_log_)
+        keep.push_back(access_log_.get());
     // Signals stay blocked in the child: the worker reads them from its own signalfd.
-    auto child = spawn_child({fmt::format("worker {}", index), start.listen_fds}, [&](int channel_fd) {
+    auto child = spawn_child({fmt::format("worker {}", index), std::move(keep)}, [&](int channel_fd) {
         start.channel_fd = channel_fd;
         return ipc::run_worker(start);
     });
@@ -494,10 +505,34 @@ bool supervisor::slot_has_server(unsigned index, pid_t except) const
 void supervisor::forward_reopen_logs()
 {
     net::log::info("reopening logs");
+    if (!opts_.worker.access_log.empty()) {
+        std::string error;
+        net::unique_fd fresh = open_access_log(opts_.worker.access_log, error);
+        if (fresh)
+            access_log_ = std::move(fresh);
+        else
+            net::log::error("{} (workers keep the old file)", error);
+    }
+    // Every worker gets the master's current file; one that got it already just flushes.
     ipc::message m;
     m.type = ipc::msg_type::reopen_logs;
     for (const worker_proc& w : workers_)
-        (void)ipc::send_message(w.channel.get(), m);
+        if (const int rc = ipc::send_message(w.channel.get(), m, access_log_.get()); rc != 0)
+            net::log::warn("{}", net::sys_error("sendmsg(REOPEN_LOGS)", fmt::format("worker {}", w.slot), -rc));
+}
+
+void supervisor::announce_identity()
+{
+    set_children_identity(opts_.run_as);
+    const identity& who = opts_.run_as;
+    if (::geteuid() != 0)
+        net::log::info("children run as {}, like the master", who.describe());
+    else if (opts_.user.empty())
+        net::log::info("started as root without --user: children run as {}", who.describe());
+    else if (!who.unprivileged)
+        net::log::warn("children run as {} (--user {}): a bug in a worker runs as root", who.describe(), opts_.user);
+    else
+        net::log::info("children run as {}", who.describe());
 }
 
 // Every timed rule of the master, checked once per loop turn.

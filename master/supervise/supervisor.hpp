@@ -76,7 +76,10 @@ private:
     [[nodiscard]] int poll_timeout_ms() const;
     void drain(worker_proc& w, ipc::msg_type how = ipc::msg_type::drain);
     [[nodiscard]] bool slot_has_server(unsigned slot_index, pid_t except) const;
+    /// Reopens --access-log (USR1) and sends the new file to every worker.
     void forward_reopen_logs();
+    /// Says at start who the children run as, and lets them use the task spool.
+    void announce_identity();
     void check_deadlines(std::uint64_t now);
 
     // Reloads, scaling and the watchdog (master/restart.cpp).
@@ -125,6 +128,7 @@ private:
     std::string exe_path_;          ///< The binary on disk, as it was at start (for USR2).
     std::vector<slot> slots_;
     std::vector<net::unique_fd> shared_listeners_;
+    net::unique_fd access_log_;     ///< --access-log, opened here; each worker gets a copy.
     std::list<worker_proc> workers_; ///< A list: handlers that start a worker (a READY that advances a reload) keep references to others valid.
     net::unique_fd signal_fd_;
     ipc::accept_share* share_ = nullptr;

@@ -118,16 +118,27 @@ def socket_fds(pid):
     return n
 
 
-class Server:
-    """One ringfork master started with the given arguments on 127.0.0.1:0."""
+def names_user(args):
+    return any(a == "--user" or a.startswith("--user=") for a in args)
 
-    def __init__(self, *args, workers=2, listen="127.0.0.1:0", ready=True, timeout=15.0, env=None, prefix=()):
+
+class Server:
+    """One ringfork master started with the given arguments on 127.0.0.1:0.
+
+    Started as root, ringfork's children would run as nobody, who cannot read the suite's
+    temporary directories (root's, mode 0700): unless a test names --user itself or passes
+    keep_identity=False, the children keep the test's identity (--user root). The
+    privilege drop has its own tests (test_privileges.py)."""
+
+    def __init__(self, *args, workers=2, listen="127.0.0.1:0", ready=True, timeout=15.0, env=None, keep_identity=True, prefix=()):
         """`prefix` is a command that execs the binary in its place (["prlimit", "--nofile=256:256"])."""
         cmd = [*prefix, BIN]
         if listen:
             cmd += ["--listen", listen]
         if workers is not None:
             cmd += ["--workers", str(workers)]
+        if keep_identity and os.geteuid() == 0 and not names_user(args):
+            cmd += ["--user", "root"]
         cmd += list(args)
         self.cmd = cmd
         self.lines = []
