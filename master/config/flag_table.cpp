@@ -130,6 +130,11 @@ const flag_spec content[] = {
      }},
     {"--access-log", "PATH", "combined-format access log, buffered per worker, reopened on USR1 (default off)",
      [](options& o, sv v) { return set_text(v, "path", o.worker.access_log); }},
+    {"--access-log-follow-symlinks", "", "open --access-log through a symlink (default: refused)",
+     [](options& o, sv) -> std::string {
+         o.access_log_follow_symlinks = true;
+         return {};
+     }},
 };
 
 /// The --max-request-line / --max-header-bytes rule: at most 1 MiB.

@@ -41,6 +41,7 @@ struct options {
     /// reloads): routes of its own mean no embedded default, and they must not collide
     /// with the built-in ones.
     const ringfork::detail::app_spec* app = nullptr;
+    bool access_log_follow_symlinks = false; ///< --access-log-follow-symlinks.
     std::string user;                   ///< --user USER[:GROUP] as given (empty: the default).
     identity run_as;                    ///< Who workers, task runners and jobs run as (resolved --user).
 };

@@ -62,14 +62,16 @@ void supervisor::start_reload()
         net::log::warn("reload: listen addresses and accept mode change only with a restart or an upgrade (USR2)");
     if (fresh.user != opts_.user)
         net::log::warn("reload: --user changes only with a restart or an upgrade (USR2)");
-    if (fresh.worker.access_log != opts_.worker.access_log) {
+    if (fresh.worker.access_log != opts_.worker.access_log ||
+        fresh.access_log_follow_symlinks != opts_.access_log_follow_symlinks) {
         net::unique_fd log;
         std::string error;
-        if (!fresh.worker.access_log.empty() && !(log = open_access_log(fresh.worker.access_log, error))) {
+        if (!fresh.worker.access_log.empty() && !(log = open_access_log(fresh.worker.access_log, fresh.access_log_follow_symlinks, error))) {
             net::log::error("reload rejected: {}; keeping the running configuration", error);
             return;
         }
         access_log_ = std::move(log);
+        opts_.access_log_follow_symlinks = fresh.access_log_follow_symlinks;
     }
     // Listeners, control, admin and the task pool stay; worker settings and counts apply.
     const std::string pool_address = opts_.worker.task_pool;

@@ -20,12 +20,12 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <span>
 
 #include "master/config/cpu_count.hpp"
 #include "master/config/root_check.hpp"
 #include "master/supervise/log_file.hpp"
+#include "master/supervise/pid_file.hpp"
 #include "master/supervise/spawn.hpp"
 #include "net/clock.hpp"
 #include "net/error.hpp"
@@ -137,7 +137,7 @@ int supervisor::run()
         return 1;
     }
     std::string error;
-    if (!opts_.worker.access_log.empty() && !(access_log_ = open_access_log(opts_.worker.access_log, error))) {
+    if (!opts_.worker.access_log.empty() && !(access_log_ = open_access_log(opts_.worker.access_log, opts_.access_log_follow_symlinks, error))) {
         net::log::error("{}", error);
         return 1;
     }
@@ -507,7 +507,7 @@ void supervisor::forward_reopen_logs()
     net::log::info("reopening logs");
     if (!opts_.worker.access_log.empty()) {
         std::string error;
-        net::unique_fd fresh = open_access_log(opts_.worker.access_log, error);
+        net::unique_fd fresh = open_access_log(opts_.worker.access_log, opts_.access_log_follow_symlinks, error);
         if (fresh)
             access_log_ = std::move(fresh);
         else
@@ -595,29 +595,15 @@ int supervisor::poll_timeout_ms() const
 
 void supervisor::write_pid_file()
 {
-    if (opts_.pid_file.empty())
-        return;
-    const std::string tmp = opts_.pid_file + ".tmp";
-    {
-        std::ofstream f(tmp, std::ios::trunc);
-        f << getpid() << '\n';
-        if (!f) {
-            net::log::error("{}", net::sys_error("write", tmp, errno));
-            return;
-        }
-    }
-    if (::rename(tmp.c_str(), opts_.pid_file.c_str()) != 0)
-        net::log::error("{}", net::sys_error("rename", opts_.pid_file, errno));
+    std::string error;
+    if (!opts_.pid_file.empty() && !master::write_pid_file(opts_.pid_file, getpid(), error))
+        net::log::error("pid file: {}", error);
 }
 
 void supervisor::remove_pid_file()
 {
-    if (opts_.pid_file.empty())
-        return;
-    std::ifstream f(opts_.pid_file);
-    long pid = 0;
-    if (f >> pid && pid == getpid())
-        ::unlink(opts_.pid_file.c_str());
+    if (!opts_.pid_file.empty())
+        master::remove_pid_file(opts_.pid_file, getpid());
 }
 
 } // namespace ringfork::master
