@@ -2,8 +2,9 @@
 //
 // Every socket is non-blocking and every buffer bounded: a connection holds at most one
 // request head (8 KiB) and one response, reads nothing while a response is unsent, and is
-// closed after 10 s without a request or without send progress. So a slow or hostile
-// client costs the master a little memory, never a blocked loop.
+// closed on the deadlines of admin_server::limits; when the table is full a new connection
+// takes the slot of the oldest idle one (poll_table). So a slow or hostile client costs
+// the master a little memory, never a blocked loop, and a probe always gets a slot.
 #include "master/admin/admin_http.hpp"
 
 #include <strings.h>
@@ -106,10 +107,12 @@ bool admin_server::open(const net::address& addr, admin_handler handler, std::st
 {
     net::listen_options plain;
     plain.reuseport = false;
-    plain.backlog = 64;
+    plain.backlog = backlog;
     table_.listener = net::make_listener(addr, plain, error);
     if (!table_.listener)
         return false;
+    if (std::string why; !net::set_defer_accept(table_.listener.get(), defer_accept_s, why))
+        net::log::warn("{}", why); // silent connections then take slots sooner: evicted, not fatal
     bound_ = *net::local_address(table_.listener.get());
     handler_ = std::move(handler);
     return true;
@@ -150,8 +153,10 @@ void admin_server::on_readable(connection& c, std::uint64_t now_ms)
         c.dead = true;
         return;
     }
-    if (n > 0)
+    if (n > 0) {
         c.in.append(buf, std::size_t(n));
+        table_.received(c, now_ms);
+    }
     serve_buffered(c, now_ms);
 }
 
@@ -203,14 +208,10 @@ void admin_server::flush(connection& c, std::uint64_t now_ms)
 {
     if (!table_.send_queued(c, now_ms))
         return; // poll for POLLOUT; the deadline bounds a client that never reads
-    c.out.clear();
-    c.sent = 0;
-    if (c.close_after) {
-        ::shutdown(c.fd.get(), SHUT_WR);
-        c.dead = true;
-        return;
-    }
-    c.deadline_ms = now_ms + idle_timeout_ms;
+    if (c.close_after)
+        table_.close_after_reply(c, now_ms);
+    else
+        table_.await_next(c, now_ms);
 }
 
 } // namespace ringfork::master

@@ -31,8 +31,18 @@ using admin_handler = std::function<admin_response(std::string_view path)>;
 class admin_server {
 public:
     static constexpr std::size_t max_head = 8 * 1024;      ///< Larger request heads: 431 and close.
-    static constexpr std::size_t max_connections = 64;     ///< Beyond it the kernel queues.
-    static constexpr std::uint64_t idle_timeout_ms = 10'000; ///< No request, or no send progress.
+    /// 128 connections, 32 per peer address; a new one takes the slot of the oldest that
+    /// owes no reply (poll_table). Nothing sent for 1 s, a request head not complete 5 s
+    /// after its first byte, 10 s of keep-alive or without send progress: closed.
+    static constexpr poll_limits limits{.max_connections = 128,
+                                        .max_per_peer = 32,
+                                        .first_byte_ms = 1'000,
+                                        .request_ms = 5'000,
+                                        .idle_ms = 10'000};
+    static constexpr int backlog = 1024;
+    /// TCP_DEFER_ACCEPT: a connection that sends nothing stays in the kernel this long
+    /// before it takes a slot (a probe's request comes with its connection).
+    static constexpr unsigned defer_accept_s = 1;
 
     /// Binds and listens on `addr` (port 0 picks one); sets `error` and returns false on failure.
     [[nodiscard]] bool open(const net::address& addr, admin_handler handler, std::string& error);
@@ -64,7 +74,7 @@ private:
                  std::string_view extra_headers = {});
     void flush(connection& c, std::uint64_t now_ms);
 
-    poll_table<connection> table_{max_connections, idle_timeout_ms};
+    poll_table<connection> table_{limits};
     net::address bound_;
     admin_handler handler_;
 };

@@ -1,8 +1,11 @@
 // The master's control socket.
 //
 // Like the admin listener, every socket is non-blocking and bounded: a request line is at
-// most 256 bytes, a connection carries one request and one reply and is closed after 5 s
-// without progress, so a client that never reads cannot stall the master.
+// most 256 bytes, a connection carries one request and one reply and is closed on the
+// deadlines of control_server::limits, so a client that never reads cannot stall the
+// master and idle clients cannot keep `ringfork ctl` out. After the reply the write side
+// is shut and what the client still sends is read and dropped, so an over-long line gets
+// its error line, not a reset.
 #include "master/admin/control.hpp"
 
 #include <sys/socket.h>
@@ -81,7 +84,7 @@ bool control_server::open(const std::string& path, std::string& error)
         return false;
     }
     struct stat st{};
-    if (::listen(fd.get(), 16) != 0 || ::lstat(path.c_str(), &st) != 0) {
+    if (::listen(fd.get(), backlog) != 0 || ::lstat(path.c_str(), &st) != 0) {
         error = net::sys_error("listen", path, errno);
         ::unlink(path.c_str());
         return false;
@@ -170,8 +173,10 @@ void control_server::on_readable(connection& c, std::uint64_t now_ms)
         c.dead = true;
         return;
     }
-    if (n > 0)
+    if (n > 0) {
         c.in.append(buf, std::size_t(n));
+        table_.received(c, now_ms);
+    }
     const auto nl = c.in.find('\n');
     control_reply reply;
     if (nl != std::string::npos)
@@ -190,7 +195,7 @@ void control_server::on_readable(connection& c, std::uint64_t now_ms)
 void control_server::flush(connection& c, std::uint64_t now_ms)
 {
     if (table_.send_queued(c, now_ms))
-        c.dead = true; // one request per connection: closing ends the reply
+        table_.close_after_reply(c, now_ms); // one request per connection: the close ends the reply
 }
 
 } // namespace ringfork::master

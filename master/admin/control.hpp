@@ -30,8 +30,14 @@ using control_command = std::function<control_reply(std::string_view argument)>;
 
 class control_server {
 public:
-    static constexpr std::size_t max_connections = 16;
-    static constexpr std::uint64_t timeout_ms = 5'000; ///< Per connection, without progress.
+    /// 16 connections; a new one takes the slot of the oldest that owes no reply. Nothing
+    /// sent for 1 s, or no whole line or send progress for 5 s: closed.
+    static constexpr poll_limits limits{.max_connections = 16,
+                                        .max_per_peer = 0,
+                                        .first_byte_ms = 1'000,
+                                        .request_ms = 5'000,
+                                        .idle_ms = 5'000};
+    static constexpr int backlog = 512;
 
     control_server() = default;
     control_server(const control_server&) = delete;
@@ -69,7 +75,7 @@ private:
     void on_readable(connection& c, std::uint64_t now_ms);
     void flush(connection& c, std::uint64_t now_ms);
 
-    poll_table<connection> table_{max_connections, timeout_ms};
+    poll_table<connection> table_{limits};
     std::string path_;
     dev_t dev_ = 0;
     ino_t ino_ = 0;

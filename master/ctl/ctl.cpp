@@ -112,13 +112,15 @@ std::optional<std::string> default_control_path()
     return std::nullopt;
 }
 
-std::optional<std::string> control_request(const std::string& path, const std::string& line, std::string& error)
+namespace {
+
+/// One attempt of control_request. `dropped`: the server closed the connection before
+/// answering anything (it sheds connections that have not sent their line yet when its
+/// table is full), so the request never ran and may be sent again.
+std::optional<std::string> request_once(const sockaddr_un& sa, const std::string& path, const std::string& line,
+                                        std::string& error, bool& dropped)
 {
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    if (path.size() >= sizeof sa.sun_path)
-        return error = fmt::format("control socket {}: path too long", path), std::nullopt;
-    std::memcpy(sa.sun_path, path.data(), path.size());
+    dropped = false;
     net::unique_fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd)
         return error = net::sys_error("socket(AF_UNIX)", path, errno), std::nullopt;
@@ -128,8 +130,10 @@ std::optional<std::string> control_request(const std::string& path, const std::s
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
         return error = net::sys_error("connect", path, errno), std::nullopt;
     const std::string request = line + "\n";
-    if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size()))
+    if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+        dropped = errno == EPIPE || errno == ECONNRESET;
         return error = net::sys_error("send", path, errno), std::nullopt;
+    }
     std::string answer;
     char buf[16384];
     for (;;) {
@@ -139,6 +143,7 @@ std::optional<std::string> control_request(const std::string& path, const std::s
         if (n < 0) {
             if (errno == EINTR)
                 continue;
+            dropped = errno == ECONNRESET && answer.empty();
             return error = net::sys_error("recv", path, errno), std::nullopt;
         }
         answer.append(buf, std::size_t(n));
@@ -146,6 +151,33 @@ std::optional<std::string> control_request(const std::string& path, const std::s
             return error = fmt::format("control socket {}: answer larger than {} bytes", path, max_answer),
                    std::nullopt;
     }
+    if (answer.empty()) {
+        dropped = true;
+        return error = fmt::format("control socket {}: closed without an answer", path), std::nullopt;
+    }
+    return answer;
+}
+
+} // namespace
+
+std::optional<std::string> control_request(const std::string& path, const std::string& line, std::string& error)
+{
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (path.size() >= sizeof sa.sun_path)
+        return error = fmt::format("control socket {}: path too long", path), std::nullopt;
+    std::memcpy(sa.sun_path, path.data(), path.size());
+    std::optional<std::string> got;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        bool dropped = false;
+        got = request_once(sa, path, line, error, dropped);
+        if (got || !dropped)
+            break;
+        ::usleep(50'000);
+    }
+    if (!got)
+        return std::nullopt;
+    const std::string& answer = *got;
     if (answer.starts_with(ipc::control::ok_line))
         return answer.substr(ipc::control::ok_line.size());
     if (answer.starts_with(ipc::control::error_prefix)) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <cstring>
@@ -119,6 +120,73 @@ BOOST_AUTO_TEST_CASE(request_through_the_client)
     BOOST_TEST(*ok == "table json\n");
     BOOST_TEST(!refused.has_value());
     BOOST_TEST(refused_error == "reload: not supported yet");
+}
+
+BOOST_AUTO_TEST_CASE(an_over_long_line_gets_an_error_line_not_a_reset)
+{
+    const std::string path = temp_socket_path("long");
+    ::unlink(path.c_str());
+    control_server s;
+    std::string error;
+    BOOST_REQUIRE_MESSAGE(s.open(path, error), error);
+    std::atomic<bool> done{false};
+    std::string got, failure;
+    std::thread client([&] {
+        int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        std::memcpy(sa.sun_path, path.data(), path.size());
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+            failure = "connect";
+        const std::string line(20000, 'x');
+        if (failure.empty() && ::send(fd, line.data(), line.size(), MSG_NOSIGNAL) != ssize_t(line.size()))
+            failure = fmt::format("send: {}", std::strerror(errno));
+        char buf[512];
+        for (ssize_t n; failure.empty() && (n = ::recv(fd, buf, sizeof buf, 0)) != 0;)
+            if (n < 0)
+                failure = fmt::format("recv: {}", std::strerror(errno));
+            else
+                got.append(buf, std::size_t(n));
+        ::close(fd);
+        done = true;
+    });
+    drive(s, done);
+    client.join();
+    BOOST_TEST(failure == "");
+    BOOST_TEST(got == "error request longer than 256 bytes\n");
+}
+
+BOOST_AUTO_TEST_CASE(idle_connections_give_way_to_a_request)
+{
+    const std::string path = temp_socket_path("idle");
+    ::unlink(path.c_str());
+    control_server s;
+    std::string error;
+    BOOST_REQUIRE_MESSAGE(s.open(path, error), error);
+    s.add("stats", [](std::string_view) { return control_reply{true, "fine\n"}; });
+    std::atomic<bool> done{false};
+    std::optional<std::string> answer;
+    std::string answer_error;
+    std::vector<int> idle;
+    std::thread client([&] {
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        std::memcpy(sa.sun_path, path.data(), path.size());
+        for (std::size_t i = 0; i < control_server::limits.max_connections * 2 + 1; ++i) {
+            int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            (void)::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+            idle.push_back(fd);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100)); // let the server take them all
+        answer = control_request(path, "stats", answer_error);
+        done = true;
+    });
+    drive(s, done);
+    client.join();
+    BOOST_REQUIRE_MESSAGE(answer.has_value(), answer_error);
+    BOOST_TEST(*answer == "fine\n");
+    for (int fd : idle)
+        ::close(fd);
 }
 
 BOOST_AUTO_TEST_CASE(stats_flags)
