@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <ctime>
 
@@ -176,6 +177,7 @@ bool supervisor::add_slot(std::string& error)
     for (unsigned i = 0; i < slots_.size(); ++i)
         if (slots_[i].retiring) {
             slots_[i].retiring = false;
+            steer_around_retiring();
             if (!slot_has_server(i, 0) && !spawn(i))
                 slots_[i].respawn_at_ms = net::monotonic_ms() + backoff::max_ms;
             return true;
@@ -215,10 +217,7 @@ void supervisor::retire_last_slot()
     slot& s = slots_[index];
     s.retiring = true;
     s.respawn_at_ms = 0;
-    if (opts_.accept == accept_mode::reuseport && !slots_.empty())
-        for (std::size_t a = 0; a < slots_[0].listeners.size(); ++a)
-            if (!steer_to_first(slots_[0].listeners[a].get(), index))
-                net::log::warn("{}", net::sys_error("setsockopt(SO_ATTACH_REUSEPORT_CBPF)", "listener", errno));
+    steer_around_retiring();
     bool any = false;
     for (worker_proc& w : workers_)
         if (w.slot == index && w.state != worker_state::draining) {
@@ -237,13 +236,30 @@ void supervisor::on_slot_retired(unsigned index)
                         [&](const worker_proc& w) { return w.slot == slots_.size() - 1; }))
         slots_.pop_back();
     (void)index;
-    if (opts_.accept == accept_mode::reuseport && !slots_.empty()) {
-        const bool still_retiring = std::any_of(slots_.begin(), slots_.end(), [](const slot& s) { return s.retiring; });
-        if (!still_retiring)
-            for (const auto& fd : slots_[0].listeners) {
-                const int unused = 0;
-                (void)setsockopt(fd.get(), SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused, sizeof unused);
-            }
+    steer_around_retiring();
+}
+
+// Retiring slots are always the last ones, and slot i's socket is the i-th of each
+// reuseport group (sockets join a group in the order they are bound, and only the last
+// ones ever leave). So steering "to the first N" is exactly "to every slot still serving",
+// recomputed whenever a slot starts or stops retiring; with none retiring the kernel's own
+// hash spreads connections over every socket.
+void supervisor::steer_around_retiring()
+{
+    if (opts_.accept != accept_mode::reuseport || slots_.empty())
+        return;
+    unsigned serving = 0;
+    while (serving < slots_.size() && !slots_[serving].retiring)
+        ++serving;
+    for (const auto& fd : slots_[0].listeners) {
+        if (serving == slots_.size()) {
+            const int unused = 0;
+            if (setsockopt(fd.get(), SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused, sizeof unused) != 0 &&
+                errno != ENOENT)
+                net::log::warn("{}", net::sys_error("setsockopt(SO_DETACH_REUSEPORT_BPF)", "listener", errno));
+        } else if (!steer_to_first(fd.get(), serving)) {
+            net::log::warn("{}", net::sys_error("setsockopt(SO_ATTACH_REUSEPORT_CBPF)", "listener", errno));
+        }
     }
 }
 

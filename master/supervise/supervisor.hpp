@@ -90,6 +90,9 @@ private:
     [[nodiscard]] bool add_slot(std::string& error);
     void retire_last_slot();
     void on_slot_retired(unsigned slot_index);
+    /// Points the reuseport groups' BPF program at the slots still serving (none retiring:
+    /// detached).
+    void steer_around_retiring();
     void scale_to(unsigned count);
     void check_watchdog(std::uint64_t now);
 
