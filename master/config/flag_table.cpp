@@ -196,6 +196,8 @@ const flag_spec supervision[] = {
      [](options& o, sv v) { return set_seconds(v, o.worker_timeout_s); }},
     {"--worker-start-timeout", "SECS", "a new worker not READY by then is killed and replaced (default 60)",
      [](options& o, sv v) { return set_seconds(v, o.worker_start_timeout_s); }},
+    {"--upgrade-timeout", "SECS", "a new master (USR2) not ready by then is stopped, the old one serves on (default 60)",
+     [](options& o, sv v) { return set_seconds(v, o.upgrade_timeout_s); }},
 };
 
 const flag_spec tasks[] = {

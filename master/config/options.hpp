@@ -35,6 +35,7 @@ struct options {
     unsigned rolling_batch = 1;         ///< --rolling-batch: slots restarted at once on reload.
     double worker_timeout_s = 30;       ///< --worker-timeout: heartbeat silence before SIGABRT.
     double worker_start_timeout_s = 60; ///< --worker-start-timeout: from fork to READY (start hooks).
+    double upgrade_timeout_s = 60;      ///< --upgrade-timeout: a new master (USR2) must be ready by then.
     task_pool_settings tasks;           ///< --task and --task-*: the task pool (off without tasks).
     bool content = false;               ///< A content option (--demo, --root) was given.
     /// The application's registrations (set by app::run before parsing, kept across

@@ -82,6 +82,7 @@ void supervisor::start_reload()
     opts_.rolling_batch = fresh.rolling_batch;
     opts_.worker_timeout_s = fresh.worker_timeout_s;
     opts_.worker_start_timeout_s = fresh.worker_start_timeout_s;
+    opts_.upgrade_timeout_s = fresh.upgrade_timeout_s;
     if (fresh.defer_accept_s != opts_.defer_accept_s) {
         opts_.defer_accept_s = fresh.defer_accept_s;
         tune_listeners();

@@ -191,7 +191,9 @@ int supervisor::run()
 
     std::vector<pollfd> fds;
     for (;;) {
-        if (stopping_ && workers_.empty() && (!pool_ || pool_->empty()))
+        // A new master that never took over is ours to end too: nothing may outlive us
+        // holding the listeners.
+        if (stopping_ && workers_.empty() && (!pool_ || pool_->empty()) && !(successor_ && !handed_over_))
             break;
         fds.clear();
         fds.push_back({signal_fd_.get(), POLLIN, 0});
@@ -388,9 +390,12 @@ void supervisor::reap()
         if (pool_ && pool_->on_exit(pid, status, net::monotonic_ms()))
             continue;
         if (pid == successor_) {
-            net::log::error("upgrade failed: new master {} ended with {}; still serving", pid, describe_exit(status));
+            net::log::error("upgrade failed: new master {} ended with {}; {}", pid, describe_exit(status),
+                            stopping_ ? "stopping" : "still serving");
             successor_ = 0;
             successor_fd_.reset();
+            successor_deadline_ms_ = 0;
+            successor_kill_at_ms_ = 0;
             handed_over_ = false;
             continue;
         }
@@ -462,7 +467,7 @@ void supervisor::begin_stop(bool graceful)
         rolling_active_.clear();
         if (successor_ && !handed_over_) {
             net::log::warn("stopping during an upgrade: stopping the new master {} too", successor_);
-            ::kill(successor_, SIGTERM);
+            stop_successor(now);
         }
     }
     if (graceful && !fast_stop_) {
@@ -565,13 +570,27 @@ void supervisor::check_deadlines(std::uint64_t now)
     }
     if (successor_ && !handed_over_ && successor_deadline_ms_ && now >= successor_deadline_ms_) {
         net::log::error("upgrade failed: new master {} not ready in time; stopping it, still serving", successor_);
-        ::kill(successor_, SIGTERM);
-        successor_deadline_ms_ = 0;
+        stop_successor(now);
+    }
+    if (successor_ && successor_kill_at_ms_ && now >= successor_kill_at_ms_) {
+        net::log::error("upgrade: new master {} ignored SIGTERM for {} ms: SIGKILL", successor_,
+                        successor_kill_grace_ms);
+        ::kill(successor_, SIGKILL); // reap() clears the upgrade once it is gone
+        successor_kill_at_ms_ = now + successor_kill_grace_ms; // and again, should it still be there
     }
     if (successor_fd_ && now >= next_handover_ms_) {
         send_handover(successor_fd_.get(), 1);
         next_handover_ms_ = now + 250;
     }
+}
+
+void supervisor::stop_successor(std::uint64_t now)
+{
+    successor_deadline_ms_ = 0;
+    if (successor_kill_at_ms_)
+        return; // already asked
+    ::kill(successor_, SIGTERM);
+    successor_kill_at_ms_ = now + successor_kill_grace_ms;
 }
 
 int supervisor::poll_timeout_ms() const
@@ -583,6 +602,8 @@ int supervisor::poll_timeout_ms() const
             next = std::min(next, s.respawn_at_ms);
     if (kill_at_ms_)
         next = std::min(next, kill_at_ms_);
+    if (successor_kill_at_ms_)
+        next = std::min(next, successor_kill_at_ms_);
     if (successor_ || !workers_.empty())
         next = std::min(next, now + 250); // watchdog, drain deadlines, handover snapshots
     for (std::uint64_t d : {control_.next_deadline_ms(), admin_.next_deadline_ms()})

@@ -33,6 +33,9 @@ public:
     int run();
 
 private:
+    /// How long a new master that will not take over gets between SIGTERM and SIGKILL.
+    static constexpr std::uint64_t successor_kill_grace_ms = 5'000;
+
     enum class worker_state : std::uint8_t { starting, ready, draining };
 
     /// One worker process; a slot can briefly have two (old draining, new starting).
@@ -81,6 +84,9 @@ private:
     /// Says at start who the children run as, and lets them use the task spool.
     void announce_identity();
     void check_deadlines(std::uint64_t now);
+    /// Stops a new master that will not take over: SIGTERM now, SIGKILL after
+    /// successor_kill_grace_ms if it is still there.
+    void stop_successor(std::uint64_t now);
 
     // Reloads, scaling and the watchdog (master/restart.cpp).
     void start_reload();
@@ -152,6 +158,7 @@ private:
     pid_t successor_ = 0;
     net::unique_fd successor_fd_;
     std::uint64_t successor_deadline_ms_ = 0;
+    std::uint64_t successor_kill_at_ms_ = 0; ///< Non-zero: TERM sent to the successor; SIGKILL then.
     bool handed_over_ = false;      ///< The successor is ready: this master is on its way out.
     // Binary upgrade, new side: the old master's handover socket and its latest totals.
     net::unique_fd predecessor_fd_;

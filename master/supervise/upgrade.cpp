@@ -31,7 +31,6 @@ namespace ringfork::master {
 
 namespace {
 
-constexpr std::uint64_t upgrade_timeout_ms = 60'000;
 
 
 std::vector<int> parse_fd_list(std::string_view s)
@@ -196,7 +195,7 @@ void supervisor::start_upgrade()
     fcntl(sv[0], F_SETFL, O_NONBLOCK);
     successor_ = pid;
     successor_fd_.reset(sv[0]);
-    successor_deadline_ms_ = net::monotonic_ms() + upgrade_timeout_ms;
+    successor_deadline_ms_ = net::monotonic_ms() + static_cast<std::uint64_t>(opts_.upgrade_timeout_s * 1000);
     next_handover_ms_ = 0;
     send_handover(successor_fd_.get(), 1);
     net::log::info("upgrade: started new master {} from {}", pid, exe_path_);
