@@ -156,10 +156,20 @@ std::optional<identity> resolve_run_as(std::string_view spec, uid_t euid, gid_t 
         who.name = self ? self->name : std::to_string(euid);
     } else {
         auto user = find_user(user_text);
+        const auto number = parse_uint(user_text);
+        if (!user && number && *number <= 0xfffffffeu && !group_text.empty()) {
+            // UID:GID with no passwd entry (a container image without one): taken as given,
+            // with no supplementary group but GID.
+            user = user_entry{static_cast<uid_t>(*number), 0, std::string(user_text)};
+            who.without_entry = true;
+        }
         if (!user) {
             error = spec.empty() ? "started as root without --user, and there is no user 'nobody' to run the "
                                    "children as: name one with --user USER[:GROUP]"
-                                 : fmt::format("'{}' is not a user on this system", user_text);
+                  : number     ? fmt::format("'{}' is not a user on this system (a numeric id without an entry "
+                                             "needs its group too: {}:GID)",
+                                             user_text, user_text)
+                               : fmt::format("'{}' is not a user on this system", user_text);
             return std::nullopt;
         }
         who.uid = user->uid;
@@ -187,7 +197,7 @@ std::optional<identity> resolve_run_as(std::string_view spec, uid_t euid, gid_t 
         who.groups = std::move(current);
         return who;
     }
-    who.groups = groups_of(who.name, who.gid);
+    who.groups = who.without_entry ? std::vector<gid_t>{who.gid} : groups_of(who.name, who.gid);
     who.switch_user = !(who.uid == 0 && who.gid == egid);
     who.unprivileged = who.uid != 0;
     return who;

@@ -20,6 +20,7 @@ struct identity {
     std::vector<gid_t> groups; ///< Supplementary groups (the user's, as initgroups sets them).
     std::string name;          ///< The user's name ("nobody").
     std::string group;         ///< The primary group's name, or its number.
+    bool without_entry = false; ///< A numeric UID:GID with no passwd entry: no other groups.
     /// The master is root and the children are not: they switch user and drop every
     /// capability. False when the children keep the master's identity.
     bool switch_user = false;
@@ -30,7 +31,8 @@ struct identity {
     [[nodiscard]] std::string describe() const;
 };
 
-/// Resolves `spec` ("USER", "USER:GROUP", names or numbers; empty: the default) for a
+/// Resolves `spec` ("USER", "USER:GROUP", names or numbers, and "UID:GID" even without a
+/// passwd entry; empty: the default) for a
 /// master whose effective ids are `euid`/`egid`. As root the default is `nobody` with its
 /// primary group; otherwise the default is the master's own identity, and naming any other
 /// user or group is an error (only root can switch). On error returns nullopt and sets

@@ -74,9 +74,9 @@ class RootDropsPrivileges(unittest.TestCase):
         rftest.wait_until(lambda: len(children_of(s, "rf-task")) == 2, 10, what="2 task runners")
         return s
 
-    def assert_children_run_as(self, s, pw, gid=None):
+    def assert_children_run_as(self, s, pw, gid=None, groups=None):
         gid = pw.pw_gid if gid is None else gid
-        groups = sorted(set(os.getgrouplist(pw.pw_name, gid)))
+        groups = sorted(set(os.getgrouplist(pw.pw_name, gid))) if groups is None else groups
         kids = children_of(s, "rf-worker") + children_of(s, "rf-task")
         self.assertEqual(len(kids), 4, s.log())
         for pid in kids:
@@ -120,6 +120,18 @@ class RootDropsPrivileges(unittest.TestCase):
     def test_user_and_group(self):
         s = self.start("--user", "nobody:root")
         self.assert_children_run_as(s, pwd.getpwnam("nobody"), gid=0)
+
+    def test_numeric_ids_without_a_passwd_entry(self):
+        uid = 54321
+        while True:
+            try:
+                pwd.getpwuid(uid)
+                uid += 1
+            except KeyError:
+                break
+        s = self.start("--user", f"{uid}:{uid}")
+        fake = pwd.struct_passwd((str(uid), "x", uid, uid, "", "/", "/bin/sh"))
+        self.assert_children_run_as(s, fake, groups=[uid])
 
     def test_supplementary_groups(self):
         pw = user_with_supplementary_groups()

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "master/config/run_as.hpp"
 
 using namespace ringfork::master;
@@ -67,6 +69,25 @@ BOOST_AUTO_TEST_CASE(user_group_names_and_numbers)
     BOOST_TEST(with_group->gid == 0u);
     BOOST_TEST(with_group->group == "root");
     BOOST_TEST(with_group->groups.front() == 0u); // initgroups puts the chosen group in the list
+}
+
+BOOST_AUTO_TEST_CASE(numeric_ids_without_an_entry)
+{
+    // A container image often has no passwd entry for the uid it runs as.
+    uid_t unused = 54321;
+    while (getpwuid(unused))
+        ++unused;
+    std::string error;
+    auto who = resolve_run_as(fmt::format("{}:{}", unused, unused + 1), 0, 0, error);
+    BOOST_REQUIRE_MESSAGE(who, error);
+    BOOST_TEST(who->uid == unused);
+    BOOST_TEST(who->gid == unused + 1);
+    BOOST_TEST((who->groups == std::vector<gid_t>{unused + 1}));
+    BOOST_TEST(who->switch_user);
+    BOOST_TEST(!resolve_run_as(std::to_string(unused), 0, 0, error));
+    BOOST_TEST(error == fmt::format("'{}' is not a user on this system (a numeric id without an entry needs its "
+                                    "group too: {}:GID)",
+                                    unused, unused));
 }
 
 BOOST_AUTO_TEST_CASE(root_naming_root_keeps_its_privileges)
