@@ -129,6 +129,17 @@ std::optional<std::string> request_once(const sockaddr_un& sa, const std::string
     setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
         return error = net::sys_error("connect", path, errno), std::nullopt;
+    // Whoever can write in the socket's directory could put a listener of their own there:
+    // talk only to a server run by root or by this user.
+    ucred peer{};
+    socklen_t peer_len = sizeof peer;
+    if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) != 0)
+        return error = net::sys_error("getsockopt(SO_PEERCRED)", path, errno), std::nullopt;
+    if (peer.uid != 0 && peer.uid != ::geteuid())
+        return error = fmt::format("control socket {}: served by uid {}, neither root nor this user; not sending "
+                                   "it anything",
+                                   path, peer.uid),
+               std::nullopt;
     const std::string request = line + "\n";
     if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
         dropped = errno == EPIPE || errno == ECONNRESET;

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -27,6 +28,24 @@ namespace {
 std::string temp_socket_path(const char* name)
 {
     return fmt::format("/tmp/rf-test-{}-{}.sock", name, getpid());
+}
+
+sockaddr_un unix_address(const std::string& path)
+{
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::memcpy(sa.sun_path, path.data(), path.size());
+    return sa;
+}
+
+/// Opens `s` at a fresh temporary path named after `name`; returns the path.
+std::string open_at_temp_path(control_server& s, const char* name)
+{
+    const std::string path = temp_socket_path(name);
+    ::unlink(path.c_str());
+    std::string error;
+    BOOST_REQUIRE_MESSAGE(s.open(path, error), error);
+    return path;
 }
 
 /// Drives the server's poll loop until `done` or about two seconds pass.
@@ -81,10 +100,8 @@ BOOST_AUTO_TEST_CASE(socket_file_mode_takeover_and_removal)
     // A stale socket (nobody listening) is replaced.
     {
         int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-        sockaddr_un sa{};
-        sa.sun_family = AF_UNIX;
-        std::memcpy(sa.sun_path, path.data(), path.size());
-        BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+        const sockaddr_un sa = unix_address(path);
+        BOOST_REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0);
         ::close(fd);
         control_server c;
         BOOST_TEST(c.open(path, error), error);
@@ -124,19 +141,14 @@ BOOST_AUTO_TEST_CASE(request_through_the_client)
 
 BOOST_AUTO_TEST_CASE(an_over_long_line_gets_an_error_line_not_a_reset)
 {
-    const std::string path = temp_socket_path("long");
-    ::unlink(path.c_str());
     control_server s;
-    std::string error;
-    BOOST_REQUIRE_MESSAGE(s.open(path, error), error);
+    const std::string path = open_at_temp_path(s, "long");
     std::atomic<bool> done{false};
     std::string got, failure;
     std::thread client([&] {
         int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-        sockaddr_un sa{};
-        sa.sun_family = AF_UNIX;
-        std::memcpy(sa.sun_path, path.data(), path.size());
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+        const sockaddr_un sa = unix_address(path);
+        if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
             failure = "connect";
         const std::string line(20000, 'x');
         if (failure.empty() && ::send(fd, line.data(), line.size(), MSG_NOSIGNAL) != ssize_t(line.size()))
@@ -158,23 +170,18 @@ BOOST_AUTO_TEST_CASE(an_over_long_line_gets_an_error_line_not_a_reset)
 
 BOOST_AUTO_TEST_CASE(idle_connections_give_way_to_a_request)
 {
-    const std::string path = temp_socket_path("idle");
-    ::unlink(path.c_str());
     control_server s;
-    std::string error;
-    BOOST_REQUIRE_MESSAGE(s.open(path, error), error);
+    const std::string path = open_at_temp_path(s, "idle");
     s.add("stats", [](std::string_view) { return control_reply{true, "fine\n"}; });
     std::atomic<bool> done{false};
     std::optional<std::string> answer;
     std::string answer_error;
     std::vector<int> idle;
     std::thread client([&] {
-        sockaddr_un sa{};
-        sa.sun_family = AF_UNIX;
-        std::memcpy(sa.sun_path, path.data(), path.size());
+        const sockaddr_un sa = unix_address(path);
         for (std::size_t i = 0; i < control_server::limits.max_connections * 2 + 1; ++i) {
             int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-            (void)::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+            (void)::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
             idle.push_back(fd);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100)); // let the server take them all
@@ -187,6 +194,45 @@ BOOST_AUTO_TEST_CASE(idle_connections_give_way_to_a_request)
     BOOST_TEST(*answer == "fine\n");
     for (int fd : idle)
         ::close(fd);
+}
+
+BOOST_AUTO_TEST_CASE(the_client_talks_only_to_root_or_its_own_user)
+{
+    if (::geteuid() != 0)
+        return; // needs a server of another user
+    const std::string path = temp_socket_path("foreign");
+    ::unlink(path.c_str());
+    int ready[2];
+    BOOST_REQUIRE(::pipe(ready) == 0);
+    const pid_t child = ::fork();
+    BOOST_REQUIRE(child >= 0);
+    if (child == 0) {
+        // A listener planted by another user (nobody) at the control path.
+        if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+            _exit(1);
+        int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        const sockaddr_un sa = unix_address(path);
+        if (::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 4) != 0)
+            _exit(2);
+        (void)!::write(ready[1], "r", 1);
+        const int c = ::accept(fd, nullptr, nullptr);
+        char buf[512];
+        const ssize_t n = c >= 0 ? ::recv(c, buf, sizeof buf, 0) : -1;
+        (void)!::send(c, "ok\nlies\n", 8, MSG_NOSIGNAL);
+        _exit(n > 0 ? 3 : 0); // 3: the client sent it a command
+    }
+    ::close(ready[1]);
+    char r;
+    BOOST_REQUIRE(::read(ready[0], &r, 1) == 1);
+    ::close(ready[0]);
+    std::string error;
+    BOOST_TEST(!control_request(path, "stop", error));
+    BOOST_TEST(error.find("served by uid 65534, neither root nor this user") != std::string::npos, error);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0); // nothing was sent to it
+    ::unlink(path.c_str());
 }
 
 BOOST_AUTO_TEST_CASE(stats_flags)
