@@ -179,12 +179,16 @@ std::optional<std::string> control_request(const std::string& path, const std::s
         return error = fmt::format("control socket {}: path too long", path), std::nullopt;
     std::memcpy(sa.sun_path, path.data(), path.size());
     std::optional<std::string> got;
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    // A flood of idle clients can keep the table full of connections too young to give
+    // way for a while: retry a dropped request with a growing pause, about 2.5 s in all.
+    useconds_t pause = 50'000;
+    for (int attempt = 0; attempt < 7; ++attempt) {
         bool dropped = false;
         got = request_once(sa, path, line, error, dropped);
         if (got || !dropped)
             break;
-        ::usleep(50'000);
+        ::usleep(pause);
+        pause = std::min<useconds_t>(pause * 2, 400'000);
     }
     if (!got)
         return std::nullopt;
