@@ -1,6 +1,7 @@
 // HTTP/1.1 request-head parser, chunked-body decoder and path normaliser (RFC 9112, RFC 3986).
 // Owns byte-level syntax, framing rules and limits; leaves replies, buffering and I/O to the worker.
 #include "net/http_parser.hpp"
+#include "net/http_syntax.hpp"
 
 #include <algorithm>
 #include <array>
@@ -10,46 +11,7 @@
 namespace ringfork::http {
 namespace {
 
-// Character classes, one bit each, so every byte test is one table load.
-enum : std::uint8_t {
-    c_tchar = 1,  // token character (RFC 9110 §5.6.2)
-    c_target = 2, // request-target byte: visible ASCII except '#' (no fragment on the wire)
-    c_value = 4,  // field-value byte: VCHAR, obs-text, SP, HTAB (RFC 9110 §5.5)
-    c_host = 8,   // reg-name byte: unreserved, sub-delims, '%' (RFC 3986 §3.2.2)
-    c_digit = 16,
-};
-
-constexpr std::array<std::uint8_t, 256> char_classes = [] {
-    std::array<std::uint8_t, 256> table{};
-    constexpr std::string_view tchar_punct = "!#$%&'*+-.^_`|~";
-    constexpr std::string_view host_punct = "-._~!$&'()*+,;=%";
-    for (int c = 0; c < 256; ++c) {
-        const char ch = static_cast<char>(c);
-        const bool digit = c >= '0' && c <= '9';
-        const bool alnum = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        unsigned bits = 0;
-        if (alnum || tchar_punct.find(ch) != std::string_view::npos) bits |= c_tchar;
-        if (c >= 0x21 && c <= 0x7e && c != '#') bits |= c_target;
-        if (c == '\t' || (c >= 0x20 && c != 0x7f)) bits |= c_value;
-        if (alnum || host_punct.find(ch) != std::string_view::npos) bits |= c_host;
-        if (digit) bits |= c_digit;
-        table[c] = static_cast<std::uint8_t>(bits);
-    }
-    return table;
-}();
-
-// Hex digit values; 0xff marks a non-hex byte.
-constexpr std::array<std::uint8_t, 256> hex_values = [] {
-    std::array<std::uint8_t, 256> table{};
-    for (int c = 0; c < 256; ++c) {
-        int v = 0xff;
-        if (c >= '0' && c <= '9') v = c - '0';
-        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-        table[c] = static_cast<std::uint8_t>(v);
-    }
-    return table;
-}();
+using namespace syntax;
 
 constexpr std::size_t max_leading_empty_lines = 8; // RFC 9112 §2.2 asks for at least one.
 constexpr std::uint32_t max_chunk_size_line = 4096;
@@ -58,48 +20,8 @@ constexpr std::uint32_t max_chunk_size_digits = 16; // 16 hex digits fill a uint
 
 constexpr std::uint16_t bad_request = 400;
 
-inline bool has(char c, std::uint8_t cls) noexcept {
-    return (char_classes[static_cast<unsigned char>(c)] & cls) != 0;
-}
-inline std::uint8_t hex_value(char c) noexcept { return hex_values[static_cast<unsigned char>(c)]; }
-inline bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-inline char ascii_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
-}
-
-// ASCII case-insensitive equality; `lower` must already be lower case.
-bool equals_lower(std::string_view s, std::string_view lower) noexcept {
-    if (s.size() != lower.size()) return false;
-    for (std::size_t i = 0; i < s.size(); ++i)
-        if (ascii_lower(s[i]) != lower[i]) return false;
-    return true;
-}
-
-bool starts_with_lower(std::string_view s, std::string_view lower) noexcept {
-    return s.size() >= lower.size() && equals_lower(s.substr(0, lower.size()), lower);
-}
-
-std::string_view trim_ows(std::string_view s) noexcept {
-    while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-    return s;
-}
-
 std::size_t saturating_add(std::size_t a, std::size_t b) noexcept {
     return a > std::numeric_limits<std::size_t>::max() - b ? std::numeric_limits<std::size_t>::max() : a + b;
-}
-
-// Calls fn on each non-empty element of a #list, OWS trimmed (RFC 9110 §5.6.1 says
-// empty elements are ignored). Returns false as soon as fn does.
-template <class Fn>
-bool for_each_element(std::string_view list, Fn&& fn) {
-    for (;;) {
-        const std::size_t comma = list.find(',');
-        const std::string_view element = trim_ows(list.substr(0, comma));
-        if (!element.empty() && !fn(element)) return false;
-        if (comma == std::string_view::npos) return true;
-        list.remove_prefix(comma + 1);
-    }
 }
 
 method method_from(std::string_view m) noexcept {
@@ -157,32 +79,6 @@ bool valid_host_port(std::string_view s, bool port_required) noexcept {
     for (; i < s.size(); ++i)
         if (!has(s[i], c_digit)) return false;
     return !port_required || i > port_start;
-}
-
-// Content-Length = 1*DIGIT. A list of identical values ("5, 5"), as some senders produce
-// when merging lines, is folded into one (RFC 9110 §8.6); anything else is invalid.
-bool parse_content_length(std::string_view value, std::uint64_t& out) noexcept {
-    bool first = true;
-    std::uint64_t folded = 0;
-    for (;;) {
-        const std::size_t comma = value.find(',');
-        const std::string_view element = trim_ows(value.substr(0, comma));
-        if (element.empty()) return false;
-        std::uint64_t n = 0;
-        for (const char c : element) {
-            if (!has(c, c_digit)) return false;
-            const auto digit = static_cast<std::uint64_t>(c - '0');
-            if (n > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) return false;
-            n = n * 10 + digit;
-        }
-        if (!first && n != folded) return false;
-        folded = n;
-        first = false;
-        if (comma == std::string_view::npos) break;
-        value.remove_prefix(comma + 1);
-    }
-    out = folded;
-    return true;
 }
 
 // Facts gathered over the header lines; cross-field rules are applied once the head ends.
@@ -263,24 +159,6 @@ std::uint16_t parse_request_line(std::string_view line, request& req, head_facts
     // RFC 9110 §2.5: a later 1.x minor version is handled as the highest one we speak.
     req.version_minor = version[7] == '0' ? 0 : 1;
     return classify_target(req, facts);
-}
-
-// field-line = field-name ":" OWS field-value OWS. Leading whitespace (obs-fold, or a
-// space after the start-line) and whitespace before the colon are rejected (RFC 9112 §5).
-std::uint16_t parse_field_line(std::string_view line, header& h) noexcept {
-    std::size_t i = 0;
-    while (i < line.size() && has(line[i], c_tchar)) ++i;
-    if (i == 0 || i == line.size() || line[i] != ':') return bad_request;
-    h.name = line.substr(0, i);
-    ++i;
-    while (i < line.size() && is_ows(line[i])) ++i;
-    const std::size_t value_start = i;
-    for (; i < line.size(); ++i)
-        if (!has(line[i], c_value)) return bad_request; // NUL, CR, other controls, DEL
-    std::size_t value_end = line.size();
-    while (value_end > value_start && is_ows(line[value_end - 1])) --value_end;
-    h.value = line.substr(value_start, value_end - value_start);
-    return 0;
 }
 
 // Records what one header line says about framing, host, persistence and expectations.
@@ -379,14 +257,7 @@ constexpr parse_result need_more_result{parse_status::need_more, 0, 0};
 } // namespace
 
 std::string_view request::find(std::string_view name) const noexcept {
-    for (std::size_t i = 0; i < header_count; ++i) {
-        const std::string_view candidate = headers[i].name;
-        if (candidate.size() != name.size()) continue;
-        std::size_t k = 0;
-        while (k < name.size() && ascii_lower(candidate[k]) == ascii_lower(name[k])) ++k;
-        if (k == name.size()) return headers[i].value;
-    }
-    return {};
+    return find_field(headers, header_count, name);
 }
 
 // Line ends are found with memchr inside a window bounded by the limits, so an over-long
@@ -430,23 +301,17 @@ parse_result parse_request(std::span<const char> in, request& out, const limits&
     if (const auto status = parse_request_line({p + pos, line_end - pos}, out, facts)) return error_result(status);
     pos = lf_at + 1;
 
-    // Field lines until the empty line. Any LF at index >= max_header_bytes would make
-    // the head longer than allowed, so the search never looks past that.
+    // Field lines until the empty line.
     const std::size_t max_fields = std::min(lim.max_headers, max_header_slots);
-    const std::size_t window_end = std::min(n, lim.max_header_bytes);
-    for (;;) {
-        lf = pos < window_end ? static_cast<const char*>(std::memchr(p + pos, '\n', window_end - pos)) : nullptr;
-        if (lf == nullptr) return n >= lim.max_header_bytes ? error_result(431) : need_more_result;
-        lf_at = static_cast<std::size_t>(lf - p);
-        line_end = (lf_at > pos && p[lf_at - 1] == '\r') ? lf_at - 1 : lf_at;
-        const std::string_view line{p + pos, line_end - pos};
-        pos = lf_at + 1;
-        if (line.empty()) break;
-        if (out.header_count == max_fields) return error_result(431);
-        header& h = out.headers[out.header_count];
-        if (const auto status = parse_field_line(line, h)) return error_result(status);
-        ++out.header_count;
-        if (const auto status = apply_field(h, out, facts)) return error_result(status);
+    const fields_result fields = read_fields(p, n, pos, lim.max_header_bytes, max_fields, out.headers,
+                                             out.header_count,
+                                             [&](const header& h) { return apply_field(h, out, facts); });
+    switch (fields.end) {
+    case fields_end::done: break;
+    case fields_end::need_more: return need_more_result;
+    case fields_end::too_large: return error_result(431);
+    case fields_end::bad_line: return error_result(bad_request);
+    case fields_end::refused: return error_result(fields.status);
     }
 
     if (const auto status = finish_head(out, facts, lim)) return error_result(status);
