@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ipc/accept_share.hpp"
+#include "ipc/upstream_config.hpp"
 #include "net/http_parser.hpp"
 
 namespace ringfork::detail {
@@ -43,6 +44,7 @@ struct worker_settings {
     unsigned stats_interval_ms = 250;
     unsigned buffer_count = 512;        ///< Provided receive buffers per worker.
     unsigned buffer_size = 2048;
+    proxy_settings proxy;               ///< --upstream, --proxy: upstreams and the prefixes sent to them.
 };
 
 /// Everything a freshly forked worker gets.
