@@ -4,14 +4,18 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "ipc/fd_passing.hpp"
 #include "ipc/stats.hpp"
 
 namespace ringfork::ipc {
 
-inline constexpr std::uint16_t protocol_version = 3; ///< 2: per-status counts, latency sum
+inline constexpr std::uint16_t protocol_version = 4; ///< 2: per-status counts, latency sum; 3: task counters; 4: upstreams
 
 enum class msg_type : std::uint8_t {
     // worker -> master
@@ -19,10 +23,20 @@ enum class msg_type : std::uint8_t {
     heartbeat = 2, ///< Periodic; carries a stats snapshot too.
     stats = 3,     ///< Final snapshot, sent when the worker stops accepting or exits.
     drained = 4,   ///< No connections left; the worker is about to exit 0.
+    upstream_drained = 5, ///< `upstream.addresses[0]`, removed by an upstream_set, has nothing in flight left.
     // master -> worker
     drain = 16,       ///< Stop accepting, finish in-flight work, close, exit.
     reopen_logs = 17, ///< Reopen log files (USR1); carries the newly opened access log, if any.
     retire = 18,      ///< The slot goes away: accept what its own listeners still queue, then drain.
+    upstream_set = 19, ///< `upstream`'s current addresses: new requests go only to these.
+};
+
+/// An upstream's address set (upstream_set) or one of its addresses (upstream_drained).
+struct upstream_note {
+    std::uint32_t upstream = 0; ///< Index into worker_settings::proxy.upstreams.
+    std::uint32_t count = 0;    ///< Addresses used below.
+    /// Each NUL-terminated, in --upstream's syntax: HOST:PORT or unix:PATH.
+    char addresses[max_upstream_addresses][upstream_address_text_max] = {};
 };
 
 /// Every message has this shape; unused fields are zero.
@@ -33,7 +47,8 @@ struct message {
     std::uint32_t slot = 0;
     std::uint32_t generation = 0;
     std::int32_t pid = 0;
-    worker_stats stats{}; ///< Cumulative since the worker started (ready, heartbeat, stats, drained).
+    worker_stats stats{}; ///< Cumulative since the worker started (every worker -> master message).
+    upstream_note upstream{}; ///< upstream_set, upstream_drained.
 };
 
 static_assert(std::is_trivially_copyable_v<message>);
@@ -69,5 +84,13 @@ public:
 private:
     datagram_inbox box_;
 };
+/// The upstream_set message for upstream `index` (its position among the --upstream
+/// flags) with `addresses` in --upstream's syntax; false (and `error` set) when there are
+/// more than max_upstream_addresses or one is not an address.
+[[nodiscard]] bool make_upstream_set(std::uint32_t index, std::span<const std::string> addresses, message& out,
+                                     std::string& error);
+/// The addresses a note carries; false (and `error` set) for a malformed note.
+[[nodiscard]] bool read_upstream_note(const upstream_note& note, std::vector<upstream_address>& out,
+                                      std::string& error);
 
 } // namespace ringfork::ipc

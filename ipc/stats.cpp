@@ -45,6 +45,19 @@ std::uint64_t latency_histogram::quantile(double q) const noexcept
     return max_us;
 }
 
+void upstream_stats::merge(const upstream_stats& o) noexcept
+{
+    requests += o.requests;
+    for (std::size_t i = 0; i < responses_by_class.size(); ++i)
+        responses_by_class[i] += o.responses_by_class[i];
+    for (std::size_t i = 0; i < failures.size(); ++i)
+        failures[i] += o.failures[i];
+    retries += o.retries;
+    ejections += o.ejections;
+    connections += o.connections;
+    latency.merge(o.latency);
+}
+
 void worker_stats::merge(const worker_stats& o) noexcept
 {
     requests += o.requests;
@@ -61,6 +74,8 @@ void worker_stats::merge(const worker_stats& o) noexcept
     tasks_rejected += o.tasks_rejected;
     connections_open += o.connections_open;
     latency.merge(o.latency);
+    for (std::size_t i = 0; i < upstreams.size(); ++i)
+        upstreams[i].merge(o.upstreams[i]);
 }
 
 } // namespace ringfork::ipc

@@ -6,6 +6,8 @@
 #include <array>
 #include <cstdint>
 
+#include "ipc/upstream_config.hpp"
+
 namespace ringfork::ipc {
 
 /// The 4xx/5xx statuses counted one by one; every other 4xx/5xx counts as "other".
@@ -33,6 +35,34 @@ struct latency_histogram {
     [[nodiscard]] std::uint64_t total() const noexcept;
 };
 
+/// Why a proxied request failed; one counter each in upstream_stats::failures.
+enum class upstream_failure : std::uint8_t {
+    connect,            ///< connect() failed (refused, unreachable, no such socket).
+    connect_timeout,
+    closed,             ///< Closed or reset before a complete response head.
+    first_byte_timeout,
+    idle_timeout,       ///< Silent too long mid-request or mid-response.
+    malformed,          ///< A response head that cannot be read one way only.
+    too_large,          ///< A response head over the limit.
+    truncated,          ///< The body ended early, or its chunked framing was broken.
+    no_address,         ///< No address to send it to (503).
+    capacity,           ///< The worker's upstream connection limit was reached (503).
+};
+inline constexpr std::size_t upstream_failure_kinds = 10;
+
+/// One upstream's counters in one worker, cumulative.
+struct upstream_stats {
+    std::uint64_t requests = 0;     ///< Requests routed to the upstream (each once, retries or not).
+    std::array<std::uint64_t, 6> responses_by_class{}; ///< Its responses relayed, index 1..5 for 1xx..5xx.
+    std::array<std::uint64_t, upstream_failure_kinds> failures{}; ///< Attempts failed, by upstream_failure.
+    std::uint64_t retries = 0;      ///< Attempts after the first: a fresh connection, or another address.
+    std::uint64_t ejections = 0;    ///< Addresses ejected by passive health checks.
+    std::uint64_t connections = 0;  ///< Connections opened.
+    latency_histogram latency;      ///< From the request's dispatch to the upstream's response head.
+
+    void merge(const upstream_stats& other) noexcept;
+};
+
 /// Counters are cumulative since the worker started; gauges are current values.
 struct worker_stats {
     std::uint64_t requests = 0;
@@ -48,6 +78,8 @@ struct worker_stats {
     std::uint32_t connections_open = 0; ///< gauge
     std::uint32_t reserved = 0;
     latency_histogram latency;
+    /// Per upstream, in the order of worker_settings::proxy.upstreams.
+    std::array<upstream_stats, max_upstreams> upstreams{};
 
     /// Adds another worker's counters (gauges too, for totals across live workers).
     void merge(const worker_stats& other) noexcept;

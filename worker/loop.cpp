@@ -181,6 +181,12 @@ void loop::act_on_requests()
         r.drain = false;
         start_drain();
     }
+    if (!r.for_services.empty()) {
+        for (const ipc::message& m : r.for_services)
+            for (ring_service* s : services_)
+                s->on_master_message(m);
+        r.for_services.clear();
+    }
 }
 
 // Draining: no new connections (a retiring slot first empties its queues); idle

@@ -44,6 +44,8 @@ public:
     [[nodiscard]] net::ring& ring() noexcept { return ring_; }
     /// What the loop's parts share (clocks, settings, counters).
     [[nodiscard]] worker_env& env() noexcept { return env_; }
+    /// Sends `m` to the master with the current stats (for services that report).
+    void send_to_master(ipc::message& m) { link_.send(m, stats_); }
 
 private:
     /// Every completion is decoded here, once, and routed to its one handler.

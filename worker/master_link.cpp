@@ -89,6 +89,9 @@ void master_link::on_channel(const io_uring_cqe& cqe)
             requests.reopen_logs = true;
             requests.log_file = inbox_.take_fd();
             break;
+        case ipc::msg_type::upstream_set:
+            requests.for_services.push_back(inbox_.msg);
+            break;
         default:
             break;
         }
@@ -98,10 +101,15 @@ void master_link::on_channel(const io_uring_cqe& cqe)
 
 void master_link::send(ipc::msg_type type, const ipc::worker_stats& stats)
 {
-    if (start_.channel_fd < 0 || !channel_alive_)
-        return;
     ipc::message m;
     m.type = type;
+    send(m, stats);
+}
+
+void master_link::send(ipc::message& m, const ipc::worker_stats& stats)
+{
+    if (start_.channel_fd < 0 || !channel_alive_)
+        return;
     m.slot = start_.slot;
     m.generation = start_.generation;
     m.pid = getpid();

@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 
 #include <string>
+#include <vector>
 
 #include "ipc/messages.hpp"
 #include "ipc/worker_start.hpp"
@@ -23,6 +24,8 @@ struct link_requests {
     bool stop_now = false;     ///< INT, or the master is gone.
     bool reopen_logs = false;  ///< USR1 or REOPEN_LOGS.
     net::unique_fd log_file;   ///< The access log the master reopened (REOPEN_LOGS); empty for USR1.
+    /// Messages for the ring services (upstream_set, ...), in arrival order.
+    std::vector<ipc::message> for_services;
 };
 
 class master_link {
@@ -37,6 +40,9 @@ public:
     void on_channel(const io_uring_cqe& cqe);
     /// Sends one message with `stats` to the master; a full channel only delays a snapshot.
     void send(ipc::msg_type type, const ipc::worker_stats& stats);
+    /// Sends `m` (its type and payload set by the caller) with this worker's identity and
+    /// `stats`, since the master takes every message's stats as the latest snapshot.
+    void send(ipc::message& m, const ipc::worker_stats& stats);
 
     link_requests requests;
 

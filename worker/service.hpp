@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "ipc/messages.hpp"
 #include "worker/ops.hpp"
 
 namespace ringfork::worker {
@@ -22,6 +23,9 @@ public:
     virtual void tick() {}
     /// Milliseconds until the service needs tick() again, or -1 for no need.
     [[nodiscard]] virtual long next_wait_ms() const noexcept { return -1; }
+    /// A message from the master that the loop does not act on itself (upstream_set); the
+    /// default ignores it.
+    virtual void on_master_message(const ipc::message&) {}
 };
 
 /// The user_data of an op of service `id` on its object `index` of life `generation`.
