@@ -1,0 +1,342 @@
+// The worker's upstream connections.
+#include "worker/upstream_pool.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "net/error.hpp"
+#include "net/log.hpp"
+
+namespace ringfork::worker {
+
+namespace {
+
+constexpr std::uint64_t sweep_every_ms = 1000;
+constexpr unsigned log_lines_per_second = 20; ///< Failure lines per upstream; more are summed up.
+
+} // namespace
+
+upstream_pool::upstream_pool(net::ring& ring, worker_env& env, const ipc::proxy_settings& settings)
+    : ring_(ring), env_(env)
+{
+    ups_.reserve(settings.upstreams.size());
+    for (const ipc::upstream_settings& s : settings.upstreams)
+        ups_.push_back({&s, upstream_balancer(s.addresses), {}});
+}
+
+upstream_pool::refusal upstream_pool::acquire(std::uint16_t upstream, upstream_balancer::tried_set tried, bool fresh,
+                                              upstream_lease& out)
+{
+    upstream_entry& u = ups_[upstream];
+    const int slot = u.balancer.choose(env_.now_ms, tried);
+    if (slot == upstream_balancer::none)
+        return refusal::no_address;
+    if (u.idle.size() < u.balancer.slots())
+        u.idle.resize(u.balancer.slots());
+    out.upstream = upstream;
+    out.endpoint = slot;
+    std::vector<std::uint32_t>& idle = u.idle[std::size_t(slot)];
+    if (!fresh && !idle.empty()) {
+        const std::uint32_t index = idle.back();
+        idle.pop_back();
+        idle_conn& c = idle_[index];
+        // Its poll is cancelled before anything else is submitted on the socket (SQEs run
+        // in order), and the record's generation moves on, so the poll's completion is
+        // recognised as stale and never touches the socket the lease now owns.
+        io_uring_sqe* sqe = ring_.sqe();
+        io_uring_prep_cancel64(sqe, service_user_data(id_, index, c.generation), 0);
+        io_uring_sqe_set_data64(sqe, ud(op::cancel));
+        out.fd = std::move(c.fd);
+        out.reused = true;
+        ++c.generation;
+        free_idle_.push_back(index);
+        --u.balancer.at(slot).idle;
+        return refusal::none;
+    }
+    if (open_ >= env_.settings.max_connections && !close_oldest_idle()) {
+        u.balancer.finish(slot, upstream_balancer::health::neutral, env_.now_ms);
+        out.endpoint = upstream_balancer::none;
+        return refusal::capacity;
+    }
+    const ipc::upstream_address& a = u.balancer.at(slot).address;
+    net::unique_fd fd(::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) {
+        failed(out, ipc::upstream_failure::connect, fmt::format("socket: {}", std::strerror(errno)));
+        u.balancer.finish(slot, upstream_balancer::health::neutral, env_.now_ms);
+        out.endpoint = upstream_balancer::none;
+        return refusal::socket;
+    }
+    if (!a.is_unix()) {
+        const int one = 1;
+        (void)setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); // a lost optimisation at worst
+    }
+    out.fd = std::move(fd);
+    out.reused = false;
+    out.addr = a.addr;
+    out.addr_len = a.length;
+    ++open_;
+    ++stats(upstream).connections;
+    return refusal::none;
+}
+
+void upstream_pool::release(upstream_lease& lease, bool keep, upstream_balancer::health h)
+{
+    if (!lease)
+        return;
+    upstream_entry& u = ups_[lease.upstream];
+    if (u.balancer.finish(lease.endpoint, h, env_.now_ms)) {
+        ++stats(lease.upstream).ejections;
+        net::log::warn("upstream {} {}: ejected for {} s after {} failures in a row", name(lease.upstream),
+                       address(lease), upstream_balancer::eject_ms / 1000, upstream_balancer::eject_after);
+    }
+    const upstream_balancer::endpoint& e = u.balancer.at(lease.endpoint);
+    if (keep && lease.fd && !e.removed && e.idle < idle_per_address_max && !env_.draining) {
+        keep_idle(lease);
+    } else if (lease.fd) {
+        lease.fd.reset();
+        --open_;
+    }
+    const bool removed = e.removed;
+    lease.endpoint = upstream_balancer::none;
+    if (removed)
+        report_drained(lease.upstream);
+}
+
+// An idle connection is watched by a one-shot poll: it completes when the upstream closes
+// (POLLRDHUP, POLLHUP), errors, or sends bytes nobody asked for, and each of those ends the
+// connection. Polling reads nothing, so a completion that arrives after the connection was
+// leased again has consumed none of the response.
+void upstream_pool::keep_idle(upstream_lease& lease)
+{
+    std::uint32_t index;
+    if (!free_idle_.empty()) {
+        index = free_idle_.back();
+        free_idle_.pop_back();
+    } else {
+        index = static_cast<std::uint32_t>(idle_.size());
+        idle_.emplace_back();
+    }
+    idle_conn& c = idle_[index];
+    c.fd = std::move(lease.fd);
+    c.upstream = lease.upstream;
+    c.endpoint = lease.endpoint;
+    c.since_ms = env_.now_ms;
+    c.closing = false;
+    upstream_entry& u = ups_[lease.upstream];
+    if (u.idle.size() < u.balancer.slots())
+        u.idle.resize(u.balancer.slots());
+    u.idle[std::size_t(lease.endpoint)].push_back(index);
+    ++u.balancer.at(lease.endpoint).idle;
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_poll_add(sqe, c.fd.get(), POLLIN | POLLRDHUP);
+    io_uring_sqe_set_data64(sqe, service_user_data(id_, index, c.generation));
+    if (next_sweep_ms_ == 0)
+        next_sweep_ms_ = env_.now_ms + sweep_every_ms;
+}
+
+void upstream_pool::on_completion(const user_data& u, const io_uring_cqe& cqe)
+{
+    if (u.index >= idle_.size()) {
+        net::log::error("upstream pool: completion for unknown record {} (res {})", u.index, cqe.res);
+        std::abort();
+    }
+    idle_conn& c = idle_[u.index];
+    if (!c.fd || (c.generation & user_data::generation_mask) != u.generation)
+        return; // the connection was leased after this poll was cancelled
+    if (!c.closing)
+        unlist_idle(u.index); // the upstream closed it (or broke the protocol)
+    const std::uint16_t upstream = c.upstream;
+    upstream_balancer::endpoint& e = ups_[upstream].balancer.at(c.endpoint);
+    --e.idle;
+    const bool removed = e.removed;
+    c.fd.reset();
+    ++c.generation;
+    --open_;
+    free_idle_.push_back(u.index);
+    if (removed)
+        report_drained(upstream);
+}
+
+void upstream_pool::unlist_idle(std::uint32_t index)
+{
+    const idle_conn& c = idle_[index];
+    std::vector<std::uint32_t>& list = ups_[c.upstream].idle[std::size_t(c.endpoint)];
+    list.erase(std::find(list.begin(), list.end(), index));
+}
+
+void upstream_pool::close_idle(std::uint32_t index)
+{
+    idle_conn& c = idle_[index];
+    if (c.closing)
+        return;
+    unlist_idle(index);
+    c.closing = true;
+    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_prep_cancel64(sqe, service_user_data(id_, index, c.generation), 0);
+    io_uring_sqe_set_data64(sqe, ud(op::cancel));
+}
+
+bool upstream_pool::close_oldest_idle()
+{
+    std::uint32_t oldest = ~0u;
+    for (std::uint32_t i = 0; i < idle_.size(); ++i)
+        if (idle_[i].fd && !idle_[i].closing && (oldest == ~0u || idle_[i].since_ms < idle_[oldest].since_ms))
+            oldest = i;
+    if (oldest == ~0u)
+        return false;
+    close_idle(oldest); // counted until its poll completes: the limit is briefly passed by one
+    return true;
+}
+
+void upstream_pool::tick()
+{
+    for (upstream_entry& u : ups_)
+        if (u.suppressed > 0 && env_.now_ms / 1000 != u.log_second)
+            flush_suppressed(u);
+    if (next_sweep_ms_ == 0 || env_.now_ms < next_sweep_ms_)
+        return;
+    bool any = false;
+    for (std::uint32_t i = 0; i < idle_.size(); ++i) {
+        idle_conn& c = idle_[i];
+        if (!c.fd || c.closing)
+            continue;
+        if (env_.draining || env_.now_ms >= c.since_ms + idle_keep_ms)
+            close_idle(i);
+        else
+            any = true;
+    }
+    next_sweep_ms_ = any ? env_.now_ms + sweep_every_ms : 0;
+}
+
+long upstream_pool::next_wait_ms() const noexcept
+{
+    if (next_sweep_ms_ == 0)
+        return -1;
+    return next_sweep_ms_ > env_.now_ms ? static_cast<long>(next_sweep_ms_ - env_.now_ms) : 0;
+}
+
+void upstream_pool::set_addresses(std::uint32_t upstream, std::span<const ipc::upstream_address> addresses)
+{
+    upstream_entry& u = ups_[upstream];
+    if (!u.balancer.replace(addresses)) {
+        net::log::error("upstream {}: new address set refused: more than {} addresses current and draining",
+                        u.settings->name, upstream_balancer::max_slots);
+        return;
+    }
+    std::string list;
+    for (const ipc::upstream_address& a : addresses)
+        list += list.empty() ? a.text : ", " + a.text;
+    net::log::info("upstream {}: addresses now {}", u.settings->name, list.empty() ? "(none)" : list);
+    if (u.idle.size() < u.balancer.slots())
+        u.idle.resize(u.balancer.slots());
+    for (std::size_t slot = 0; slot < u.balancer.slots(); ++slot)
+        if (u.balancer.at(int(slot)).removed)
+            while (!u.idle[slot].empty())
+                close_idle(u.idle[slot].back());
+    report_drained(static_cast<std::uint16_t>(upstream));
+}
+
+void upstream_pool::report_drained(std::uint16_t upstream)
+{
+    upstream_entry& u = ups_[upstream];
+    u.balancer.collect_drained([&](int, const upstream_balancer::endpoint& e) {
+        net::log::info("upstream {} {}: drained", u.settings->name, e.address.text);
+        if (!report_)
+            return;
+        ipc::message m;
+        m.type = ipc::msg_type::upstream_drained;
+        m.upstream.upstream = upstream;
+        m.upstream.count = 1;
+        e.address.text.copy(m.upstream.addresses[0], ipc::upstream_address_text_max - 1);
+        report_(m);
+    });
+}
+
+void upstream_pool::on_master_message(const ipc::message& m)
+{
+    if (m.type != ipc::msg_type::upstream_set)
+        return;
+    std::vector<ipc::upstream_address> addresses;
+    std::string error;
+    if (m.upstream.upstream >= ups_.size()) {
+        net::log::warn("upstream_set for upstream {}, but only {} are configured", m.upstream.upstream, ups_.size());
+        return;
+    }
+    if (!ipc::read_upstream_note(m.upstream, addresses, error)) {
+        net::log::warn("upstream {}: {}", ups_[m.upstream.upstream].settings->name, error);
+        return;
+    }
+    set_addresses(m.upstream.upstream, addresses);
+}
+
+void upstream_pool::failed(const upstream_lease& lease, ipc::upstream_failure why, std::string_view what)
+{
+    ++stats(lease.upstream).failures[std::size_t(why)];
+    upstream_entry& u = ups_[lease.upstream];
+    if (log_allowed(u))
+        net::log::warn("upstream {} {}: {}", u.settings->name, address(lease), what);
+}
+
+void upstream_pool::failed(std::uint16_t upstream, ipc::upstream_failure why, std::string_view what)
+{
+    ++stats(upstream).failures[std::size_t(why)];
+    upstream_entry& u = ups_[upstream];
+    if (log_allowed(u))
+        net::log::warn("upstream {}: {}", u.settings->name, what);
+}
+
+// Each failure is one line, up to log_lines_per_second per upstream; past that (every
+// request failing under load) the rest of the second is summed up in one line.
+bool upstream_pool::log_allowed(upstream_entry& u)
+{
+    const std::uint64_t second = env_.now_ms / 1000;
+    if (second != u.log_second) {
+        flush_suppressed(u);
+        u.log_second = second;
+        u.logged = 0;
+    }
+    if (u.logged < log_lines_per_second) {
+        ++u.logged;
+        return true;
+    }
+    ++u.suppressed;
+    return false;
+}
+
+void upstream_pool::flush_suppressed(upstream_entry& u)
+{
+    if (u.suppressed == 0)
+        return;
+    net::log::warn("upstream {}: {} more failures in that second, not logged one by one", u.settings->name,
+                   u.suppressed);
+    u.suppressed = 0;
+}
+
+const ipc::upstream_timeouts& upstream_pool::timeouts(std::uint16_t upstream) const noexcept
+{
+    return ups_[upstream].settings->timeouts;
+}
+
+std::string_view upstream_pool::name(std::uint16_t upstream) const noexcept { return ups_[upstream].settings->name; }
+
+std::string_view upstream_pool::address(const upstream_lease& lease) const noexcept
+{
+    return ups_[lease.upstream].balancer.at(lease.endpoint).address.text;
+}
+
+ipc::upstream_stats& upstream_pool::stats(std::uint16_t upstream) noexcept { return env_.stats.upstreams[upstream]; }
+
+const upstream_balancer& upstream_pool::balancer(std::uint16_t upstream) const noexcept
+{
+    return ups_[upstream].balancer;
+}
+
+} // namespace ringfork::worker

@@ -1,0 +1,129 @@
+// The worker's connections to its upstreams: per address, idle keep-alive connections
+// watched for the upstream's close, fresh sockets for requests, which address a request
+// goes to, the address sets the master changes at run time, and the per-upstream counters.
+// Owns every upstream socket not in use by a request (a request's is owned by its lease);
+// leaves a request's own I/O (connect, send, receive, timeouts) to the proxy source.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "ipc/messages.hpp"
+#include "ipc/stats.hpp"
+#include "ipc/upstream_config.hpp"
+#include "net/fd.hpp"
+#include "net/ring.hpp"
+#include "worker/service.hpp"
+#include "worker/upstream_balancer.hpp"
+#include "worker/worker_env.hpp"
+
+namespace ringfork::worker {
+
+/// A connection in use by one request: owns its socket until released to the pool.
+struct upstream_lease {
+    net::unique_fd fd;
+    std::uint16_t upstream = 0;
+    int endpoint = upstream_balancer::none; ///< The address's slot; none: no lease.
+    bool reused = false;                    ///< Came from the idle pool (it may have been closed meanwhile).
+    sockaddr_storage addr{};                ///< Where to connect: a copy, stable while the connect runs.
+    socklen_t addr_len = 0;
+
+    [[nodiscard]] explicit operator bool() const noexcept { return endpoint != upstream_balancer::none; }
+};
+
+class upstream_pool final : public ring_service {
+public:
+    static constexpr std::uint32_t idle_per_address_max = 64; ///< Idle connections kept per address.
+    static constexpr std::uint64_t idle_keep_ms = 30'000;      ///< An idle connection unused this long closes.
+
+    /// Why no connection was given.
+    enum class refusal : std::uint8_t { none, no_address, capacity, socket };
+
+    upstream_pool(net::ring& ring, worker_env& env, const ipc::proxy_settings& settings);
+
+    /// The id the loop gave this service (its ops carry it).
+    void set_service_id(std::uint8_t id) noexcept { id_ = id; }
+    /// Where upstream_drained reports go (the master link).
+    void set_reporter(std::function<void(ipc::message&)> send) { report_ = std::move(send); }
+
+    /// A connection for one request to `upstream`, on the address with the fewest requests
+    /// in flight outside `tried`: an idle one (lease.reused), or a fresh socket the caller
+    /// connects (unless `fresh` is asked for, an idle one is preferred). The address counts
+    /// the request as in flight until release().
+    [[nodiscard]] refusal acquire(std::uint16_t upstream, upstream_balancer::tried_set tried, bool fresh,
+                                  upstream_lease& out);
+    /// The request on `lease` ended; what `h` says feeds passive health. With `keep`, the
+    /// connection goes back to the pool if its address is current and there is room;
+    /// otherwise it is closed. The lease is empty afterwards.
+    void release(upstream_lease& lease, bool keep, upstream_balancer::health h);
+    /// Counts one failed attempt and logs it once: "upstream NAME ADDR: WHAT".
+    void failed(const upstream_lease& lease, ipc::upstream_failure why, std::string_view what);
+    /// The same for a request that got no address at all: "upstream NAME: WHAT".
+    void failed(std::uint16_t upstream, ipc::upstream_failure why, std::string_view what);
+
+    [[nodiscard]] const ipc::upstream_timeouts& timeouts(std::uint16_t upstream) const noexcept;
+    [[nodiscard]] std::string_view name(std::uint16_t upstream) const noexcept;
+    /// The lease's address as written in the configuration.
+    [[nodiscard]] std::string_view address(const upstream_lease& lease) const noexcept;
+    [[nodiscard]] ipc::upstream_stats& stats(std::uint16_t upstream) noexcept;
+    /// Connections open now: leased, idle and closing.
+    [[nodiscard]] std::uint32_t open_count() const noexcept { return open_; }
+    [[nodiscard]] const upstream_balancer& balancer(std::uint16_t upstream) const noexcept;
+
+    /// The master's new address set for `upstream`: new requests go only there; idle
+    /// connections to addresses no longer in it close; each removed address is reported
+    /// (upstream_drained) once nothing is in flight to it.
+    void set_addresses(std::uint32_t upstream, std::span<const ipc::upstream_address> addresses);
+
+    // ring_service
+    void on_completion(const user_data& u, const io_uring_cqe& cqe) override;
+    void tick() override;
+    [[nodiscard]] long next_wait_ms() const noexcept override;
+    void on_master_message(const ipc::message& m) override;
+
+private:
+    /// An idle connection, watched by a poll for the upstream's close (or stray bytes).
+    struct idle_conn {
+        net::unique_fd fd;
+        std::uint16_t upstream = 0;
+        int endpoint = upstream_balancer::none;
+        std::uint32_t generation = 0;
+        std::uint64_t since_ms = 0;
+        bool closing = false; ///< Its poll was cancelled; closed when that completes.
+    };
+    struct upstream_entry {
+        const ipc::upstream_settings* settings = nullptr;
+        upstream_balancer balancer;
+        std::vector<std::vector<std::uint32_t>> idle; ///< Per address slot: idle records, newest last.
+        std::uint64_t log_second = 0; ///< Failure lines are counted per second...
+        unsigned logged = 0;
+        unsigned suppressed = 0;      ///< ...and those past the limit summed up.
+    };
+
+    void keep_idle(upstream_lease& lease);
+    /// Cancels an idle connection's poll; it closes when the poll completes.
+    void close_idle(std::uint32_t index);
+    /// Removes record `index` from its address's idle list.
+    void unlist_idle(std::uint32_t index);
+    /// Closes the oldest idle connection of any address, to make room; false if none.
+    bool close_oldest_idle();
+    void report_drained(std::uint16_t upstream);
+    [[nodiscard]] bool log_allowed(upstream_entry& u);
+    void flush_suppressed(upstream_entry& u);
+
+    net::ring& ring_;
+    worker_env& env_;
+    std::vector<upstream_entry> ups_;
+    std::vector<idle_conn> idle_;          ///< Records; free ones have no fd.
+    std::vector<std::uint32_t> free_idle_;
+    std::function<void(ipc::message&)> report_;
+    std::uint32_t open_ = 0;
+    std::uint64_t next_sweep_ms_ = 0;
+    std::uint8_t id_ = 0;
+};
+
+} // namespace ringfork::worker
