@@ -19,6 +19,20 @@ http::response_context context_for(const http::request& req, const worker_env& e
     return {req.version_minor, req.keep_alive && !env.draining, req.verb == http::method::head};
 }
 
+enum class lookup : std::uint8_t { bad_path, not_found, found };
+
+/// Normalises the request's path into env.scratch (`path` views it) and finds its route.
+lookup find_route(const http::request& req, worker_env& env, std::string_view& path, router::match& route)
+{
+    if (env.scratch.size() < req.path.size())
+        env.scratch.resize(req.path.size());
+    const long n = http::normalize_path(req.path, {env.scratch.data(), req.path.size()});
+    if (n < 0)
+        return lookup::bad_path;
+    path = {env.scratch.data(), std::size_t(n)};
+    return env.routes.find(path, req.verb, route) ? lookup::found : lookup::not_found;
+}
+
 } // namespace
 
 http_session::verdict http_session::on_data(std::span<char> data, net::byte_buffer& out, worker_env& env,
@@ -143,17 +157,15 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
         w.header("Allow", env.routes.allow_all());
         w.finish({});
     } else {
-        if (env.scratch.size() < req.path.size())
-            env.scratch.resize(req.path.size());
-        const long n = http::normalize_path(req.path, {env.scratch.data(), req.path.size()});
-        const std::string_view path = n < 0 ? std::string_view() : std::string_view(env.scratch.data(), std::size_t(n));
+        std::string_view path;
         router::match route;
-        if (n < 0) {
+        const lookup found = find_route(req, env, path, route);
+        if (found == lookup::bad_path) {
             // A target that is not a valid path breaks the request grammar: answer and close.
             w.set_keep_alive(false);
             closed_ = true;
             http::write_error(w, 400);
-        } else if (!env.routes.find(path, req.verb, route)) {
+        } else if (found == lookup::not_found) {
             http::write_error(w, 404);
         } else if (!route.handler_for_method) {
             std::string allow = "Allow: " + *route.allow + "\r\n";
