@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "net/address.hpp"
 #include "net/byte_buffer.hpp"
 #include "net/http_response.hpp"
 #include "worker/worker_env.hpp"
@@ -32,6 +33,17 @@ struct exchange_record {
     std::string target;             ///< access log shows, kept only when it is on.
     std::string referer;
     std::string user_agent;
+};
+
+/// A request body as its source sees it when the route takes bodies as a stream
+/// (handler::streams_body): dispatched at its head, the decoded bytes handed over through a
+/// bounded window as they arrive.
+struct streamed_body {
+    bool streamed = false;     ///< This request's body comes through take_body().
+    bool complete = false;     ///< Every byte has been decoded (taken or not).
+    std::uint16_t error = 0;   ///< It broke off: 400 (bad chunk, the client stopped), 413 (over --max-body).
+    std::size_t available = 0; ///< Decoded bytes waiting to be taken.
+    std::uint64_t taken = 0;   ///< Bytes taken so far.
 };
 
 /// A connection as its body source sees it: a handle valid for the duration of one call.
@@ -67,6 +79,16 @@ public:
     void fail() noexcept;
     /// The connection is closing: finish outstanding ops, start nothing new.
     [[nodiscard]] bool closing() const noexcept;
+    /// The request's body, when the route streams it.
+    [[nodiscard]] streamed_body body() const noexcept;
+    /// Moves up to `max` decoded body bytes to the end of `into`; the room made is filled
+    /// from held input (and receiving resumes) once this call returns. Returns how many.
+    std::size_t take_body(net::byte_buffer& into, std::size_t max);
+    /// No request is read after this response and the connection closes once it is sent
+    /// (a close-delimited body).
+    void close_after() noexcept;
+    /// The client's address (kept when the access log is on or proxy routes exist).
+    [[nodiscard]] const net::peer_ip& peer() const noexcept;
     /// Recomputes the connection's deadline after the source's state changed.
     void refresh_deadline() noexcept;
     [[nodiscard]] worker_env& env() noexcept;
@@ -97,6 +119,12 @@ public:
     virtual void stop(source_context& ctx) noexcept = 0;
     /// Ops are outstanding; the connection's close waits for them.
     [[nodiscard]] virtual bool busy() const noexcept = 0;
+    /// A streamed request body has news: bytes to take, its end, or an error. The default
+    /// ignores it (sources whose routes do not stream bodies).
+    virtual void body_ready(source_context&) {}
+    /// The connection's deadline (deadline_ms) passed. Return true when the source acted
+    /// on it (answered 504, say) and the connection goes on; false closes the connection.
+    [[nodiscard]] virtual bool on_deadline(source_context&) { return false; }
     /// The connection's deadline while this source is attached; by default the send
     /// deadline, which moves with every sign of progress.
     [[nodiscard]] virtual std::uint64_t deadline_ms(const worker_env& env) const noexcept

@@ -32,6 +32,8 @@ struct connection {
     bool rearm_recv = false;     ///< Multishot recv ended (e.g. ENOBUFS); re-arm this turn.
     bool source_done = false;    ///< The source said done(); detached once its call returns.
     bool wake_source = false;    ///< The source asked for proceed() once the output is empty.
+    bool recv_held = false;      ///< Receive cancelled on purpose: a streamed body's window is full.
+    bool body_taken = false;     ///< The source took streamed body bytes; held input may follow.
     std::uint64_t arrived_us = 0;       ///< When the oldest unsent response's request arrived.
     net::peer_ip peer;                  ///< The client, kept when the access log is on.
     net::byte_buffer out;   ///< Output being produced: anyone may append to it at any time.

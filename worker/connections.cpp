@@ -44,8 +44,8 @@ void connection_table::open(int fd)
     c = connection{};
     c.fd = fd;
     c.generation = generation;
-    if (env_.log)
-        c.peer = net::peer_ip::of_socket(fd);
+    if (env_.log || !env_.settings.proxy.routes.empty())
+        c.peer = net::peer_ip::of_socket(fd); // the access log and X-Forwarded-For name it
     ++open_;
     env_.stats.connections_open = open_;
     arm_recv(c, index);
@@ -99,8 +99,10 @@ void connection_table::on_recv(const user_data& u, const io_uring_cqe& cqe)
             if (verdict == http_session::verdict::close_after_send)
                 c.close_after_send = true;
             after_session(c, index);
-            if (c.session.buffered() > held_input_max + env_.settings.limits.max_header_bytes +
-                                           env_.settings.limits.max_body)
+            pump_body(c, index);
+            if (!c.session.streaming() && c.session.buffered() > held_input_max +
+                                                                   env_.settings.limits.max_header_bytes +
+                                                                   env_.settings.limits.max_body)
                 begin_close(c, index, false); // pipelining without reading, beyond every bound
             else if (!c.output_empty())
                 queue_flush(c, index);
@@ -109,19 +111,23 @@ void connection_table::on_recv(const user_data& u, const io_uring_cqe& cqe)
         }
         if (has_buffer)
             buffers_.recycle(bid);
-        if (!c.recv_armed && !c.closing) {
+        if (!c.recv_armed && !c.closing && !c.session.input_paused()) {
             c.rearm_recv = true;
             queue_flush(c, index);
         }
     } else {
         if (has_buffer)
             buffers_.recycle(bid);
-        if (cqe.res == -ENOBUFS && !c.closing) {
-            c.rearm_recv = true;
-            queue_flush(c, index);
+        if ((cqe.res == -ENOBUFS || (cqe.res == -ECANCELED && c.recv_held)) && !c.closing) {
+            if (!c.session.input_paused()) { // else pump_body re-arms once the source made room
+                c.rearm_recv = true;
+                queue_flush(c, index);
+            }
         } else if (cqe.res == 0) {
             // The peer finished sending: answer what it asked, then close.
             c.peer_eof = true;
+            c.session.end_of_input(env_); // a streamed body cut short breaks off
+            pump_body(c, index);
             if (c.lingering || (c.output_empty() && !c.send_inflight && !c.session.waiting()))
                 begin_close(c, index, false);
             else
@@ -130,6 +136,8 @@ void connection_table::on_recv(const user_data& u, const io_uring_cqe& cqe)
             begin_close(c, index, false);
         }
     }
+    if (!c.recv_armed)
+        c.recv_held = false;
     finish_close_if_done(c, index);
     update_deadline(c, index);
 }
@@ -169,7 +177,7 @@ void connection_table::flush()
         c.queued = false;
         if (!c.in_use() || c.closing)
             continue;
-        if (c.rearm_recv && !c.recv_armed && !c.peer_eof) {
+        if (c.rearm_recv && !c.recv_armed && !c.peer_eof && !c.session.input_paused()) {
             arm_recv(c, index);
             c.rearm_recv = false;
         }
@@ -290,6 +298,8 @@ void connection_table::on_source(const user_data& u, const io_uring_cqe& cqe)
 
 void connection_table::settle(connection& c, std::uint32_t index)
 {
+    if (c.body_taken)
+        pump_body(c, index);
     if (c.source_done && c.source) {
         c.source_done = false;
         if (c.source->busy()) {
@@ -302,7 +312,7 @@ void connection_table::settle(connection& c, std::uint32_t index)
         serving(c);
         c.session.source_done(*done, env_);
         if (c.session.closed())
-            c.close_after_send = true;
+            c.close_after_send = true; // its answer closes (HTTP/1.0 stream, error, body left unread)
         c.responses_unsent += c.session.take_completed();
         if (c.arrived_us == 0)
             c.arrived_us = env_.now_us;
@@ -312,6 +322,36 @@ void connection_table::settle(connection& c, std::uint32_t index)
             queue_flush(c, index);
     }
     finish_close_if_done(c, index);
+}
+
+// Backpressure on a streamed request body. The session decodes into a bounded window;
+// when it is full, the multishot receive is cancelled (what it still delivers is held by
+// the session), so the client's bytes wait in the kernel and then in the client. Once the
+// source has taken bytes, held input is decoded into the room and the receive is armed
+// again. The source hears of new bytes, the end and errors through body_ready().
+void connection_table::pump_body(connection& c, std::uint32_t index)
+{
+    for (int round = 0; round < 8 && c.source && !c.closing; ++round) {
+        if (std::exchange(c.body_taken, false) && c.session.streaming())
+            (void)c.session.resume(c.out, env_, env_.now_ms);
+        if (!c.session.take_body_event())
+            break;
+        source_context ctx(*this, c, index);
+        c.source->body_ready(ctx);
+    }
+    if (c.closing || !c.session.streaming() || c.peer_eof)
+        return;
+    if (c.session.input_paused()) {
+        if (c.recv_armed && !c.recv_held) {
+            io_uring_sqe* sqe = ring_.sqe();
+            io_uring_prep_cancel64(sqe, ud(op::recv, index, c.generation), 0);
+            io_uring_sqe_set_data64(sqe, ud(op::cancel));
+            c.recv_held = true;
+        }
+    } else if (!c.recv_armed) {
+        c.rearm_recv = true;
+        queue_flush(c, index);
+    }
 }
 
 // Closing. Graceful: shut the write side so the last response is delivered whole, and
@@ -427,8 +467,17 @@ void connection_table::on_deadline(std::uint32_t index)
             return;
         }
         break;
+    case deadline_kind::source: {
+        source_context ctx(*this, c, index);
+        if (c.source && c.source->on_deadline(ctx)) {
+            settle(c, index);
+            update_deadline(c, index);
+            return;
+        }
+        ++env_.stats.timeouts;
+        break;
+    }
     case deadline_kind::send:
-    case deadline_kind::source:
         ++env_.stats.timeouts;
         break;
     default:
@@ -486,6 +535,24 @@ int source_context::socket() const noexcept { return c_.fd; }
 void source_context::count_sent(std::uint64_t n) noexcept { table_.env_.stats.bytes_out += n; }
 
 void source_context::done() noexcept { c_.source_done = true; }
+
+streamed_body source_context::body() const noexcept { return c_.session.body(); }
+
+std::size_t source_context::take_body(net::byte_buffer& into, std::size_t max)
+{
+    const std::size_t n = c_.session.take_body(into, max);
+    if (n > 0)
+        c_.body_taken = true; // settle() feeds held input into the room after this call
+    return n;
+}
+
+void source_context::close_after() noexcept
+{
+    c_.close_after_send = true;
+    c_.session.close();
+}
+
+const net::peer_ip& source_context::peer() const noexcept { return c_.peer; }
 
 void source_context::fail() noexcept { table_.begin_close(c_, index_, false); }
 

@@ -77,8 +77,12 @@ private:
     void resume_session(connection& c, std::uint32_t index);
     /// After the session ran: count what it completed, attach a source it produced.
     void after_session(connection& c, std::uint32_t index);
-    /// After a source ran: detach it if it said done(), then finish a close it caused.
+    /// After a source ran: feed it held body input if it took some, detach it if it said
+    /// done(), then finish a close it caused.
     void settle(connection& c, std::uint32_t index);
+    /// A streamed request body: tells the source of news, stops receiving while the
+    /// window is full and receives again once the source made room.
+    void pump_body(connection& c, std::uint32_t index);
     void begin_close(connection& c, std::uint32_t index, bool graceful);
     void finish_close_if_done(connection& c, std::uint32_t index);
     void update_deadline(connection& c, std::uint32_t index);

@@ -1,6 +1,7 @@
 // One connection's HTTP/1.1 state machine.
 #include "worker/http_session.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "net/address.hpp"
@@ -38,6 +39,23 @@ lookup find_route(const http::request& req, worker_env& env, std::string_view& p
 http_session::verdict http_session::on_data(std::span<char> data, net::byte_buffer& out, worker_env& env,
                                             std::uint64_t now_ms)
 {
+    if (streaming()) {
+        // A streamed body: decoded into the window while there is room; the rest (more
+        // body, later requests) is held until the source takes some, and the connection
+        // stops receiving meanwhile (input_paused).
+        if (!data.empty())
+            progress_ms_ = now_ms;
+        if (in_.empty()) {
+            const std::size_t used = feed_stream(data, env);
+            in_.append(data.data() + used, data.size() - used);
+        } else {
+            in_.append(data.data(), data.size());
+            pump_stream(env);
+        }
+        if (closed_ && !streaming())
+            in_.release();
+        return closed_ ? verdict::close_after_send : verdict::keep_open;
+    }
     if (closed_)
         return verdict::close_after_send; // input after a close decision is discarded
     if (waiting_) {
@@ -50,7 +68,7 @@ http_session::verdict http_session::on_data(std::span<char> data, net::byte_buff
         // Fast path: whole requests are handled straight from the receive buffer; only a
         // partial tail is copied.
         const std::size_t used = process(data, out, env, now_ms);
-        if (!closed_ && used < data.size()) {
+        if ((!closed_ || streaming()) && used < data.size()) {
             started_ms_ = now_ms;
             in_.append(data.data() + used, data.size() - used);
         }
@@ -61,11 +79,11 @@ http_session::verdict http_session::on_data(std::span<char> data, net::byte_buff
         if (used > 0 && !in_.empty())
             started_ms_ = now_ms;
     }
-    if (closed_) {
+    if (closed_ && !streaming()) {
         in_.release();
         return verdict::close_after_send;
     }
-    return verdict::keep_open;
+    return closed_ ? verdict::close_after_send : verdict::keep_open;
 }
 
 std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, worker_env& env,
@@ -88,6 +106,27 @@ std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, wo
             dispatch(req, {}, out, env, now_ms);
             pos += head;
             continue;
+        }
+        if (!in_body_ && route_streams(req, env)) {
+            // Dispatched at its head; the body follows through the window.
+            if (req.expect_continue && req.version_minor == 1 && rest.size() == head)
+                out.append(continue_line);
+            stream_ = std::make_unique<body_stream>(env.settings.limits.max_body);
+            stream_->streamed = stream_->active = true;
+            stream_->chunked = req.framing == http::body_framing::chunked;
+            stream_->left = req.content_length;
+            if (!stream_->chunked && stream_->left == 0)
+                stream_->active = false;
+            dispatch(req, {}, out, env, now_ms, true);
+            pos += head;
+            if (!waiting_ && streaming()) {
+                // The handler answered at once and leaves the body unread: close after it.
+                stream_.reset();
+                closed_ = true;
+                break;
+            }
+            pos += feed_stream(rest.subspan(head), env);
+            break;
         }
         if (req.framing == http::body_framing::content_length) {
             const std::uint64_t length = req.content_length;
@@ -130,7 +169,86 @@ std::size_t http_session::process(std::span<char> buf, net::byte_buffer& out, wo
         pos += head + c.raw;
         reset_body();
     }
-    return closed_ ? buf.size() : pos;
+    return closed_ && !streaming() ? buf.size() : pos;
+}
+
+bool http_session::route_streams(const http::request& req, worker_env& env)
+{
+    if (req.verb == http::method::other || req.verb == http::method::connect || req.path == "*")
+        return false;
+    std::string_view path;
+    router::match route;
+    return find_route(req, env, path, route) == lookup::found && route.handler_for_method && route.handler_for_method->streams_body();
+}
+
+std::size_t http_session::feed_stream(std::span<char> data, worker_env& env)
+{
+    if (!streaming() || stream_->window.size() >= stream_window || data.empty())
+        return 0;
+    body_stream& b = *stream_;
+    const std::size_t room = stream_window - b.window.size();
+    std::size_t used = 0;
+    if (!b.chunked) {
+        used = static_cast<std::size_t>(std::min<std::uint64_t>(b.left, std::min(data.size(), room)));
+        b.window.append(data.data(), used);
+        b.left -= used;
+        b.active = b.left > 0;
+    } else {
+        const auto step = b.decoder.feed(data, {b.window.reserve_tail(room), room});
+        b.window.commit(step.produced);
+        used = step.consumed;
+        if (step.error_status) {
+            // The body cannot be read on: its source answers (or closes), nothing more of
+            // this connection's input is read.
+            ++env.stats.parse_errors;
+            b.error = step.error_status;
+            b.active = false;
+            closed_ = true;
+            used = data.size();
+        } else if (step.done) {
+            b.active = false;
+        }
+    }
+    b.event = b.event || used > 0 || !b.active;
+    return used;
+}
+
+void http_session::pump_stream(worker_env& env)
+{
+    if (!streaming() || in_.empty())
+        return;
+    in_.consume(feed_stream({in_.data(), in_.size()}, env));
+}
+
+streamed_body http_session::body() const noexcept
+{
+    if (!stream_)
+        return {};
+    const body_stream& b = *stream_;
+    return {b.streamed, b.streamed && !b.active && b.error == 0, b.error, b.window.size(), b.taken};
+}
+
+std::size_t http_session::take_body(net::byte_buffer& into, std::size_t max)
+{
+    if (!stream_)
+        return 0;
+    const std::size_t n = std::min(max, stream_->window.size());
+    into.append(stream_->window.data(), n);
+    stream_->window.consume(n);
+    stream_->taken += n;
+    return n;
+}
+
+void http_session::end_of_input(worker_env& env)
+{
+    if (!streaming())
+        return;
+    ++env.stats.parse_errors;
+    stream_->active = false;
+    stream_->error = 400;
+    stream_->event = true;
+    closed_ = true;
+    in_.release();
 }
 
 void http_session::reset_body() noexcept
@@ -141,7 +259,7 @@ void http_session::reset_body() noexcept
 }
 
 void http_session::dispatch(const http::request& req, std::span<const char> body, net::byte_buffer& out,
-                            worker_env& env, std::uint64_t now_ms)
+                            worker_env& env, std::uint64_t now_ms, bool streamed)
 {
     ++env.stats.requests;
     http::response_writer w(out, env.date, context_for(req, env));
@@ -172,7 +290,7 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
             http::write_error(w, 405, allow);
         } else {
             deferred later;
-            route.handler_for_method->handle({req, path, body, now_ms, &route.params, &env}, w, later);
+            route.handler_for_method->handle({req, path, body, now_ms, &route.params, &env, streamed}, w, later);
             if (w.rejected()) {
                 // The writer replaced the response with a 500 (a header with CR, LF or NUL):
                 // nothing the handler meant to follow it may be sent, and the connection closes.
@@ -213,6 +331,13 @@ void http_session::source_done(const body_source& source, worker_env& env)
     waiting_ = false;
     if (!x.context.keep_alive)
         closed_ = true; // the source's answer closes the connection (an HTTP/1.0 stream, an error)
+    if (streaming()) {
+        // Answered before its body was all in (an error, or an upstream that did not wait
+        // for it): the rest is not read, so the connection closes after the answer.
+        closed_ = true;
+        in_.release();
+    }
+    stream_.reset();
 }
 
 void http_session::account(const http::request_summary& r, unsigned status, std::uint64_t body_bytes,

@@ -30,6 +30,9 @@ struct request_view {
     std::uint64_t now_ms = 0;     ///< The loop's monotonic clock for this turn.
     const route_params* params = nullptr; ///< The matched route's parameters.
     worker_env* env = nullptr;            ///< The worker's shared state (null in some tests).
+    /// The body is not in `body`: it arrives later through the body source's context
+    /// (source_context::body, take_body), because the handler streams bodies.
+    bool body_streamed = false;
 };
 
 struct open_file;
@@ -74,6 +77,11 @@ public:
     /// Writes w.start(status), headers, then w.finish(body); or w.finish_head(n) and sets
     /// later.source; or writes nothing and sets later.source.
     virtual void handle(const request_view& req, http::response_writer& w, deferred& later) = 0;
+    /// True for a handler that takes request bodies as a stream: its requests are
+    /// dispatched as soon as the head is in, and it must set later.source, which takes the
+    /// body as it arrives. (A handler that answers at once instead has the connection
+    /// closed after that answer, since its body is never read.)
+    [[nodiscard]] virtual bool streams_body() const noexcept { return false; }
 };
 
 /// The worker's route table: patterns (see http::route_table) to handlers.
