@@ -103,6 +103,13 @@ int proxy_settings::find(std::string_view name) const noexcept
     return -1;
 }
 
+std::vector<std::string> proxy_patterns(std::string_view prefix)
+{
+    if (prefix == "/")
+        return {"/{*path}"};
+    return {std::string(prefix), fmt::format("{}/{{*path}}", prefix)};
+}
+
 std::string parse_upstream_flag(std::string_view value, upstream_settings& out)
 {
     const std::size_t eq = value.find('=');

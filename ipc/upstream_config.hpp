@@ -71,6 +71,10 @@ struct proxy_settings {
     [[nodiscard]] int find(std::string_view name) const noexcept;
 };
 
+/// The route patterns a --proxy prefix is served under: the path itself and everything
+/// under it ("/{*path}" for "/"). The master checks them against every other route.
+[[nodiscard]] std::vector<std::string> proxy_patterns(std::string_view prefix);
+
 /// Parses "NAME=ADDR[,ADDR...]"; "" or why it is refused (the text after "--upstream: ").
 [[nodiscard]] std::string parse_upstream_flag(std::string_view value, upstream_settings& out);
 /// Parses "PREFIX=NAME"; "" or why it is refused.

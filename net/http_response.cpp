@@ -137,17 +137,22 @@ void date_cache::update(std::time_t now) noexcept
 
 void response_writer::start(unsigned status)
 {
+    start(status, {});
+}
+
+void response_writer::start(unsigned status, std::string_view reason)
+{
     if (rejected_)
         return;
     status_ = status;
     // RFC 9110 §2.5: answer with the highest minor version the server conforms to.
-    if (status == 200) {
+    if (status == 200 && reason.empty()) {
         out_.append(ok_head); // the common case in one copy
     } else {
         out_.append("HTTP/1.1 ");
         append_u64(out_, status);
         out_.append(" ", 1);
-        out_.append(reason_phrase(status));
+        out_.append(reason.empty() ? reason_phrase(status) : reason);
         out_.append("\r\n", 2);
         out_.append(server_line);
     }

@@ -55,6 +55,9 @@ public:
 
     /// Status line and the headers every response carries.
     void start(unsigned status);
+    /// The same with a reason phrase of the caller's (a relayed response's own); an empty
+    /// one is replaced by the usual phrase.
+    void start(unsigned status, std::string_view reason);
     /// One header line, checked for CR, LF and NUL (see above).
     void header(std::string_view name, std::string_view value);
     /// Content-Length, Connection, the blank line and (unless HEAD) the body.

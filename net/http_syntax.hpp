@@ -1,7 +1,7 @@
 // HTTP/1.1 syntax shared by the request and response parsers: character classes, list
 // elements, Content-Length values, field lines and the loop that reads a head's field
 // lines. Owns byte-level rules that hold for both directions; leaves what a field means
-// and which status an error gets to each parser. Internal to net/.
+// and which status an error gets to each parser (and to the proxy's re-framing).
 #pragma once
 
 #include <array>
@@ -36,6 +36,8 @@ enum : std::uint8_t {
 /// ASCII case-insensitive equality; `lower` must already be lower case.
 [[nodiscard]] bool equals_lower(std::string_view s, std::string_view lower) noexcept;
 [[nodiscard]] bool starts_with_lower(std::string_view s, std::string_view lower) noexcept;
+/// ASCII case-insensitive equality of two field names or tokens.
+[[nodiscard]] bool equals_nocase(std::string_view a, std::string_view b) noexcept;
 /// `s` without leading and trailing spaces and tabs.
 [[nodiscard]] std::string_view trim_ows(std::string_view s) noexcept;
 

@@ -24,19 +24,26 @@ constexpr unsigned log_lines_per_second = 20; ///< Failure lines per upstream; m
 
 } // namespace
 
-upstream_pool::upstream_pool(net::ring& ring, worker_env& env, const ipc::proxy_settings& settings)
-    : ring_(ring), env_(env)
+upstream_pool::upstream_pool(const ipc::proxy_settings& settings)
 {
     ups_.reserve(settings.upstreams.size());
     for (const ipc::upstream_settings& s : settings.upstreams)
         ups_.push_back({&s, upstream_balancer(s.addresses), {}});
+    spare_.reserve(spare_max);
+}
+
+void upstream_pool::attach(net::ring& ring, worker_env& env, std::uint8_t id) noexcept
+{
+    ring_ = &ring;
+    env_ = &env;
+    id_ = id;
 }
 
 upstream_pool::refusal upstream_pool::acquire(std::uint16_t upstream, upstream_balancer::tried_set tried, bool fresh,
                                               upstream_lease& out)
 {
     upstream_entry& u = ups_[upstream];
-    const int slot = u.balancer.choose(env_.now_ms, tried);
+    const int slot = u.balancer.choose(env_->now_ms, tried);
     if (slot == upstream_balancer::none)
         return refusal::no_address;
     if (u.idle.size() < u.balancer.slots())
@@ -51,7 +58,7 @@ upstream_pool::refusal upstream_pool::acquire(std::uint16_t upstream, upstream_b
         // Its poll is cancelled before anything else is submitted on the socket (SQEs run
         // in order), and the record's generation moves on, so the poll's completion is
         // recognised as stale and never touches the socket the lease now owns.
-        io_uring_sqe* sqe = ring_.sqe();
+        io_uring_sqe* sqe = ring_->sqe();
         io_uring_prep_cancel64(sqe, service_user_data(id_, index, c.generation), 0);
         io_uring_sqe_set_data64(sqe, ud(op::cancel));
         out.fd = std::move(c.fd);
@@ -61,8 +68,8 @@ upstream_pool::refusal upstream_pool::acquire(std::uint16_t upstream, upstream_b
         --u.balancer.at(slot).idle;
         return refusal::none;
     }
-    if (open_ >= env_.settings.max_connections && !close_oldest_idle()) {
-        u.balancer.finish(slot, upstream_balancer::health::neutral, env_.now_ms);
+    if (open_ >= env_->settings.max_connections && !close_oldest_idle()) {
+        u.balancer.finish(slot, upstream_balancer::health::neutral, env_->now_ms);
         out.endpoint = upstream_balancer::none;
         return refusal::capacity;
     }
@@ -70,7 +77,7 @@ upstream_pool::refusal upstream_pool::acquire(std::uint16_t upstream, upstream_b
     net::unique_fd fd(::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) {
         failed(out, ipc::upstream_failure::connect, fmt::format("socket: {}", std::strerror(errno)));
-        u.balancer.finish(slot, upstream_balancer::health::neutral, env_.now_ms);
+        u.balancer.finish(slot, upstream_balancer::health::neutral, env_->now_ms);
         out.endpoint = upstream_balancer::none;
         return refusal::socket;
     }
@@ -92,13 +99,13 @@ void upstream_pool::release(upstream_lease& lease, bool keep, upstream_balancer:
     if (!lease)
         return;
     upstream_entry& u = ups_[lease.upstream];
-    if (u.balancer.finish(lease.endpoint, h, env_.now_ms)) {
+    if (u.balancer.finish(lease.endpoint, h, env_->now_ms)) {
         ++stats(lease.upstream).ejections;
         net::log::warn("upstream {} {}: ejected for {} s after {} failures in a row", name(lease.upstream),
                        address(lease), upstream_balancer::eject_ms / 1000, upstream_balancer::eject_after);
     }
     const upstream_balancer::endpoint& e = u.balancer.at(lease.endpoint);
-    if (keep && lease.fd && !e.removed && e.idle < idle_per_address_max && !env_.draining) {
+    if (keep && lease.fd && !e.removed && e.idle < idle_per_address_max && !env_->draining) {
         keep_idle(lease);
     } else if (lease.fd) {
         lease.fd.reset();
@@ -128,18 +135,18 @@ void upstream_pool::keep_idle(upstream_lease& lease)
     c.fd = std::move(lease.fd);
     c.upstream = lease.upstream;
     c.endpoint = lease.endpoint;
-    c.since_ms = env_.now_ms;
+    c.since_ms = env_->now_ms;
     c.closing = false;
     upstream_entry& u = ups_[lease.upstream];
     if (u.idle.size() < u.balancer.slots())
         u.idle.resize(u.balancer.slots());
     u.idle[std::size_t(lease.endpoint)].push_back(index);
     ++u.balancer.at(lease.endpoint).idle;
-    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_sqe* sqe = ring_->sqe();
     io_uring_prep_poll_add(sqe, c.fd.get(), POLLIN | POLLRDHUP);
     io_uring_sqe_set_data64(sqe, service_user_data(id_, index, c.generation));
     if (next_sweep_ms_ == 0)
-        next_sweep_ms_ = env_.now_ms + sweep_every_ms;
+        next_sweep_ms_ = env_->now_ms + sweep_every_ms;
 }
 
 void upstream_pool::on_completion(const user_data& u, const io_uring_cqe& cqe)
@@ -179,7 +186,7 @@ void upstream_pool::close_idle(std::uint32_t index)
         return;
     unlist_idle(index);
     c.closing = true;
-    io_uring_sqe* sqe = ring_.sqe();
+    io_uring_sqe* sqe = ring_->sqe();
     io_uring_prep_cancel64(sqe, service_user_data(id_, index, c.generation), 0);
     io_uring_sqe_set_data64(sqe, ud(op::cancel));
 }
@@ -199,28 +206,28 @@ bool upstream_pool::close_oldest_idle()
 void upstream_pool::tick()
 {
     for (upstream_entry& u : ups_)
-        if (u.suppressed > 0 && env_.now_ms / 1000 != u.log_second)
+        if (u.suppressed > 0 && env_->now_ms / 1000 != u.log_second)
             flush_suppressed(u);
-    if (next_sweep_ms_ == 0 || env_.now_ms < next_sweep_ms_)
+    if (next_sweep_ms_ == 0 || env_->now_ms < next_sweep_ms_)
         return;
     bool any = false;
     for (std::uint32_t i = 0; i < idle_.size(); ++i) {
         idle_conn& c = idle_[i];
         if (!c.fd || c.closing)
             continue;
-        if (env_.draining || env_.now_ms >= c.since_ms + idle_keep_ms)
+        if (env_->draining || env_->now_ms >= c.since_ms + idle_keep_ms)
             close_idle(i);
         else
             any = true;
     }
-    next_sweep_ms_ = any ? env_.now_ms + sweep_every_ms : 0;
+    next_sweep_ms_ = any ? env_->now_ms + sweep_every_ms : 0;
 }
 
 long upstream_pool::next_wait_ms() const noexcept
 {
     if (next_sweep_ms_ == 0)
         return -1;
-    return next_sweep_ms_ > env_.now_ms ? static_cast<long>(next_sweep_ms_ - env_.now_ms) : 0;
+    return next_sweep_ms_ > env_->now_ms ? static_cast<long>(next_sweep_ms_ - env_->now_ms) : 0;
 }
 
 void upstream_pool::set_addresses(std::uint32_t upstream, std::span<const ipc::upstream_address> addresses)
@@ -297,7 +304,7 @@ void upstream_pool::failed(std::uint16_t upstream, ipc::upstream_failure why, st
 // request failing under load) the rest of the second is summed up in one line.
 bool upstream_pool::log_allowed(upstream_entry& u)
 {
-    const std::uint64_t second = env_.now_ms / 1000;
+    const std::uint64_t second = env_->now_ms / 1000;
     if (second != u.log_second) {
         flush_suppressed(u);
         u.log_second = second;
@@ -332,7 +339,26 @@ std::string_view upstream_pool::address(const upstream_lease& lease) const noexc
     return ups_[lease.upstream].balancer.at(lease.endpoint).address.text;
 }
 
-ipc::upstream_stats& upstream_pool::stats(std::uint16_t upstream) noexcept { return env_.stats.upstreams[upstream]; }
+net::byte_buffer upstream_pool::take_buffer() noexcept
+{
+    if (spare_.empty())
+        return {};
+    net::byte_buffer b = std::move(spare_.back());
+    spare_.pop_back();
+    return b;
+}
+
+void upstream_pool::give_buffer(net::byte_buffer&& b) noexcept
+{
+    if (b.capacity() == 0 || b.capacity() > 64 * 1024 || spare_.size() >= spare_max) {
+        b.release();
+        return;
+    }
+    b.clear();
+    spare_.push_back(std::move(b));
+}
+
+ipc::upstream_stats& upstream_pool::stats(std::uint16_t upstream) noexcept { return env_->stats.upstreams[upstream]; }
 
 const upstream_balancer& upstream_pool::balancer(std::uint16_t upstream) const noexcept
 {

@@ -39,14 +39,17 @@ class upstream_pool final : public ring_service {
 public:
     static constexpr std::uint32_t idle_per_address_max = 64; ///< Idle connections kept per address.
     static constexpr std::uint64_t idle_keep_ms = 30'000;      ///< An idle connection unused this long closes.
+    static constexpr std::size_t spare_max = 256;              ///< Buffers kept for reuse.
 
     /// Why no connection was given.
     enum class refusal : std::uint8_t { none, no_address, capacity, socket };
 
-    upstream_pool(net::ring& ring, worker_env& env, const ipc::proxy_settings& settings);
+    /// Made before the loop, so that it outlives every connection's proxy source (their
+    /// leases come back here when the loop's connections go); attach() before serving.
+    explicit upstream_pool(const ipc::proxy_settings& settings);
 
-    /// The id the loop gave this service (its ops carry it).
-    void set_service_id(std::uint8_t id) noexcept { id_ = id; }
+    /// The loop's ring and shared state, and the id the loop gave this service.
+    void attach(net::ring& ring, worker_env& env, std::uint8_t id) noexcept;
     /// Where upstream_drained reports go (the master link).
     void set_reporter(std::function<void(ipc::message&)> send) { report_ = std::move(send); }
 
@@ -73,6 +76,12 @@ public:
     /// Connections open now: leased, idle and closing.
     [[nodiscard]] std::uint32_t open_count() const noexcept { return open_; }
     [[nodiscard]] const upstream_balancer& balancer(std::uint16_t upstream) const noexcept;
+
+    /// An empty buffer, reusing a block given back earlier: the proxy sources' request and
+    /// response buffers come from here, so the steady path allocates none.
+    [[nodiscard]] net::byte_buffer take_buffer() noexcept;
+    /// Keeps `b`'s block for reuse (at most spare_max blocks of at most 64 KiB).
+    void give_buffer(net::byte_buffer&& b) noexcept;
 
     /// The master's new address set for `upstream`: new requests go only there; idle
     /// connections to addresses no longer in it close; each removed address is reported
@@ -115,12 +124,13 @@ private:
     [[nodiscard]] bool log_allowed(upstream_entry& u);
     void flush_suppressed(upstream_entry& u);
 
-    net::ring& ring_;
-    worker_env& env_;
+    net::ring* ring_ = nullptr;
+    worker_env* env_ = nullptr;
     std::vector<upstream_entry> ups_;
     std::vector<idle_conn> idle_;          ///< Records; free ones have no fd.
     std::vector<std::uint32_t> free_idle_;
     std::function<void(ipc::message&)> report_;
+    std::vector<net::byte_buffer> spare_;
     std::uint32_t open_ = 0;
     std::uint64_t next_sweep_ms_ = 0;
     std::uint8_t id_ = 0;

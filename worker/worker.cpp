@@ -17,6 +17,7 @@
 #include "worker/demo.hpp"
 #include "worker/descriptor_budget.hpp"
 #include "worker/loop.hpp"
+#include "worker/proxy_routes.hpp"
 #include "worker/router.hpp"
 #include "worker/static_files.hpp"
 #include "worker/task_routes.hpp"
@@ -69,6 +70,12 @@ int run_worker(const worker_start& start)
     }
     if (!s.root.empty())
         route(app.mount(routes, "/", s.root, {s.index, s.autoindex, s.serve_dotfiles}));
+    // Reverse proxy (--proxy prefixes cannot collide with the routes above: the master
+    // refuses that at start). The pool is made before the loop, so it outlives the loop's
+    // connections, whose proxy sources hold its connections.
+    worker::upstream_pool upstreams(s.proxy);
+    worker::proxy_routes proxies;
+    route(proxies.add(routes, upstreams, s.proxy));
     if (!refused.empty()) {
         net::log::error("{}", refused);
         return 70;
@@ -84,6 +91,10 @@ int run_worker(const worker_start& start)
     }
     if (start.slot == 0 && start.generation == 1)
         net::log::info("io_uring: {}", loop.features().describe());
+    if (!s.proxy.upstreams.empty()) {
+        upstreams.attach(loop.ring(), loop.env(), loop.add_service(upstreams));
+        upstreams.set_reporter([&loop](ipc::message& m) { loop.send_to_master(m); });
+    }
     bool deferred = false;
     if (start.app) {
         const ringfork::detail::app_spec& spec = *start.app;
