@@ -229,6 +229,49 @@ const flag_spec tasks[] = {
      }},
 };
 
+/// NAME=SECS for the per-upstream timeout flags; the name is checked once every flag is in.
+std::string set_upstream_timeout(options& o, sv v, ipc::upstream_timeout_kind kind)
+{
+    const std::size_t eq = v.find('=');
+    ipc::upstream_timeout_setting t;
+    t.kind = kind;
+    if (eq == sv::npos || !ipc::valid_upstream_name(v.substr(0, eq)))
+        return fmt::format("'{}' is not NAME=SECS", v);
+    t.upstream = v.substr(0, eq);
+    if (std::string why = set_seconds_ms(v.substr(eq + 1), t.ms); !why.empty())
+        return why;
+    o.worker.proxy.timeouts.push_back(std::move(t));
+    return {};
+}
+
+const flag_spec proxy[] = {
+    {"--upstream", "NAME=ADDR[,ADDR...]",
+     "an upstream: HOST:PORT (numeric or localhost) or unix:PATH addresses, repeatable",
+     [](options& o, sv v) {
+         ipc::upstream_settings u;
+         std::string why = ipc::parse_upstream_flag(v, u);
+         if (why.empty())
+             o.worker.proxy.upstreams.push_back(std::move(u));
+         return why;
+     }},
+    {"--proxy", "PREFIX=NAME", "send PREFIX and everything under it to upstream NAME (longest prefix wins)",
+     [](options& o, sv v) {
+         ipc::proxy_route r;
+         std::string why = ipc::parse_proxy_flag(v, r);
+         if (why.empty()) {
+             o.worker.proxy.routes.push_back(std::move(r));
+             o.content = true;
+         }
+         return why;
+     }},
+    {"--upstream-connect-timeout", "NAME=SECS", "connecting to an address of NAME, else 504 (default 5)",
+     [](options& o, sv v) { return set_upstream_timeout(o, v, ipc::upstream_timeout_kind::connect); }},
+    {"--upstream-first-byte-timeout", "NAME=SECS", "from the request sent to the response's first byte, else 504 (default 60)",
+     [](options& o, sv v) { return set_upstream_timeout(o, v, ipc::upstream_timeout_kind::first_byte); }},
+    {"--upstream-idle-timeout", "NAME=SECS", "longest silence of NAME mid-request or mid-response (default 60)",
+     [](options& o, sv v) { return set_upstream_timeout(o, v, ipc::upstream_timeout_kind::idle); }},
+};
+
 const flag_group groups[] = {
     {"", actions},
     {"Listening and processes:", processes},
@@ -237,6 +280,7 @@ const flag_group groups[] = {
     {"HTTP limits and timeouts (per worker):", limits},
     {"Reloads, upgrades, supervision:", supervision},
     {"Task pool (work that must not run in a worker):", tasks},
+    {"Reverse proxy (per worker: keep-alive pools, bodies streamed both ways):", proxy},
 };
 
 } // namespace

@@ -160,6 +160,8 @@ parse_outcome finish(options& out, action what)
     if (!who)
         return {action::serve, fmt::format("--user: {}", why)};
     out.run_as = std::move(*who);
+    if (std::string proxy_error = ipc::resolve_proxy(out.worker.proxy, !out.worker.root.empty()); !proxy_error.empty())
+        return {action::serve, proxy_error};
     out.worker.task_spool = out.tasks.spool;
     out.worker.task_timeout_ms = out.tasks.timeout_ms;
     if (std::string clash = check_routes(out); !clash.empty())

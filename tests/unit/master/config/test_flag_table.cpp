@@ -120,4 +120,35 @@ BOOST_AUTO_TEST_CASE(config_file_errors_name_the_file_and_flag)
                "config " + file.path + ": --workers: '0' is not auto or a number from 1 to 256");
 }
 
+BOOST_AUTO_TEST_CASE(proxy_flags_on_the_command_line_and_in_the_config_file)
+{
+    options o;
+    std::vector<const char*> args = {"--upstream", "app=127.0.0.1:3000,127.0.0.1:3001", "--proxy=/api=app",
+                                     "--upstream-connect-timeout", "app=1.5"};
+    BOOST_TEST(parse_options(args, o).error.empty());
+    BOOST_REQUIRE(o.worker.proxy.upstreams.size() == 1u);
+    BOOST_TEST(o.worker.proxy.upstreams[0].timeouts.connect_ms == 1500u);
+    BOOST_TEST(o.worker.proxy.routes[0].prefix == "/api");
+    BOOST_TEST(!o.worker.demo); // --proxy is content: no embedded default beside it
+    options bad;
+    args = {"--upstream-first-byte-timeout", "app"};
+    BOOST_TEST(parse_options(args, bad).error == "--upstream-first-byte-timeout: 'app' is not NAME=SECS");
+
+    // The same rules for the config file, as start, reload and -t read it.
+    temp_config unknown("upstream = [\"app=127.0.0.1:3000\"]\nproxy = [\"/=app\", \"/v2=other\"]\n");
+    options from_file;
+    std::vector<const char*> with_config = {"--config", unknown.path.c_str(), "-t"};
+    BOOST_TEST(load_options(with_config, from_file).error == "--proxy /v2=other: no --upstream named 'other'");
+    temp_config good("upstream = [\"app=127.0.0.1:3000\", \"other=unix:/tmp/o.sock\"]\n"
+                     "proxy = [\"/=app\", \"/v2=other\"]\nupstream-idle-timeout = \"other=3\"\n");
+    with_config[1] = good.path.c_str();
+    options checked;
+    const parse_outcome r = load_options(with_config, checked);
+    BOOST_TEST(r.error.empty());
+    BOOST_TEST(int(r.what) == int(action::check));
+    BOOST_TEST(checked.worker.proxy.routes.size() == 2u);
+    BOOST_TEST(checked.worker.proxy.routes[1].index == 1u);
+    BOOST_TEST(checked.worker.proxy.upstreams[1].timeouts.idle_ms == 3000u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
