@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -23,6 +24,10 @@ namespace ringfork::worker {
 namespace {
 
 constexpr std::size_t head_read = 16 * 1024; ///< Room for a response head's first read.
+constexpr std::size_t spare_sources_max = 1024;
+
+/// Memory of finished sources, reused by the next ones (a worker's loop is one thread).
+thread_local std::vector<void*> spare_sources;
 
 std::string strerror_text(int err)
 {
@@ -30,6 +35,27 @@ std::string strerror_text(int err)
 }
 
 } // namespace
+
+void* proxy_source::operator new(std::size_t size)
+{
+    if (size == sizeof(proxy_source) && !spare_sources.empty()) {
+        void* p = spare_sources.back();
+        spare_sources.pop_back();
+        return p;
+    }
+    return ::operator new(size);
+}
+
+void proxy_source::operator delete(void* p) noexcept
+{
+    if (spare_sources.size() < spare_sources_max) {
+        if (spare_sources.capacity() == 0)
+            spare_sources.reserve(spare_sources_max); // once, so pushing never allocates
+        spare_sources.push_back(p);
+        return;
+    }
+    ::operator delete(p);
+}
 
 proxy_source::proxy_source(upstream_pool& pool, std::uint16_t upstream, net::byte_buffer head,
                            const request_facts& facts)
@@ -123,7 +149,7 @@ void proxy_source::attempt(source_context& ctx, bool fresh)
     connecting_ = true;
     timer_ms_ = ctx.env().now_ms + pool_.timeouts(upstream_).connect_ms;
     io_uring_sqe* sqe = ctx.prep(tag_connect);
-    io_uring_prep_connect(sqe, lease_.fd.get(), reinterpret_cast<const sockaddr*>(&lease_.addr), lease_.addr_len);
+    io_uring_prep_connect(sqe, lease_.fd, reinterpret_cast<const sockaddr*>(&lease_.addr), lease_.addr_len);
     connect_inflight_ = true;
 }
 
@@ -178,7 +204,7 @@ void proxy_source::on_connected(source_context& ctx, int res)
 void proxy_source::send_request(source_context& ctx)
 {
     io_uring_sqe* sqe = ctx.prep(tag_send);
-    io_uring_prep_send(sqe, lease_.fd.get(), request_.data() + request_sent_, request_.size() - request_sent_,
+    io_uring_prep_send(sqe, lease_.fd, request_.data() + request_sent_, request_.size() - request_sent_,
                        MSG_NOSIGNAL);
     send_inflight_ = true;
     sending_head_ = true;
@@ -209,7 +235,7 @@ void proxy_source::on_sent(source_context& ctx, int res)
         body_out_.consume(std::size_t(res));
         if (!body_out_.empty()) {
             io_uring_sqe* sqe = ctx.prep(tag_send);
-            io_uring_prep_send(sqe, lease_.fd.get(), body_out_.data(), body_out_.size(), MSG_NOSIGNAL);
+            io_uring_prep_send(sqe, lease_.fd, body_out_.data(), body_out_.size(), MSG_NOSIGNAL);
             send_inflight_ = true;
             return;
         }
@@ -257,7 +283,7 @@ void proxy_source::send_body(source_context& ctx)
         return;           // else body_ready() comes back when the client sends more
     }
     io_uring_sqe* sqe = ctx.prep(tag_send);
-    io_uring_prep_send(sqe, lease_.fd.get(), body_out_.data(), body_out_.size(), MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, lease_.fd, body_out_.data(), body_out_.size(), MSG_NOSIGNAL);
     send_inflight_ = true;
 }
 
@@ -282,7 +308,11 @@ void proxy_source::receive(source_context& ctx)
     const std::size_t want = head_sent_ ? relay_window : head_read;
     char* into = in_.reserve_tail(want);
     io_uring_sqe* sqe = ctx.prep(tag_recv);
-    io_uring_prep_recv(sqe, lease_.fd.get(), into, want, 0);
+    io_uring_prep_recv(sqe, lease_.fd, into, want, 0);
+    // Armed as the request leaves, the response cannot be there yet: wait for data first
+    // rather than try a read that would fail (Linux 5.19; the worker needs 6.0 anyway).
+    if (!response_started_)
+        sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
     recv_inflight_ = true;
 }
 
@@ -449,7 +479,7 @@ void proxy_source::end(source_context& ctx, ending how)
 {
     ending_ = how;
     if (ops_inflight()) {
-        ctx.cancel_fd(lease_.fd.get());
+        ctx.cancel_fd(lease_.fd);
         return;
     }
     conclude(ctx);
@@ -536,7 +566,7 @@ void proxy_source::answer(source_context& ctx, unsigned status)
 void proxy_source::stop(source_context& ctx) noexcept
 {
     if (ops_inflight())
-        ctx.cancel_fd(lease_.fd.get());
+        ctx.cancel_fd(lease_.fd);
 }
 
 std::uint64_t proxy_source::deadline_ms(const worker_env& env) const noexcept

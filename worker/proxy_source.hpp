@@ -39,6 +39,11 @@ public:
     proxy_source(const proxy_source&) = delete;
     proxy_source& operator=(const proxy_source&) = delete;
 
+    /// Sources are recycled through a per-thread free list, so the steady path of a
+    /// proxied request allocates nothing.
+    static void* operator new(std::size_t size);
+    static void operator delete(void* p) noexcept;
+
     void proceed(source_context& ctx) override;
     void on_completion(source_context& ctx, std::uint8_t tag, const io_uring_cqe& cqe) override;
     void stop(source_context& ctx) noexcept override;

@@ -54,18 +54,12 @@ upstream_pool::refusal upstream_pool::acquire(std::uint16_t upstream, upstream_b
     if (!fresh && !idle.empty()) {
         const std::uint32_t index = idle.back();
         idle.pop_back();
-        idle_conn& c = idle_[index];
-        // Its poll is cancelled before anything else is submitted on the socket (SQEs run
-        // in order), and the record's generation moves on, so the poll's completion is
-        // recognised as stale and never touches the socket the lease now owns.
-        io_uring_sqe* sqe = ring_->sqe();
-        io_uring_prep_cancel64(sqe, service_user_data(id_, index, c.generation), 0);
-        io_uring_sqe_set_data64(sqe, ud(op::cancel));
-        out.fd = std::move(c.fd);
-        out.reused = true;
-        ++c.generation;
-        free_idle_.push_back(index);
+        conn& c = conns_[index];
+        c.st = conn::state::leased;
         --u.balancer.at(slot).idle;
+        out.fd = c.fd.get();
+        out.record = index;
+        out.reused = true;
         return refusal::none;
     }
     if (open_ >= env_->settings.max_connections && !close_oldest_idle()) {
@@ -85,13 +79,34 @@ upstream_pool::refusal upstream_pool::acquire(std::uint16_t upstream, upstream_b
         const int one = 1;
         (void)setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); // a lost optimisation at worst
     }
-    out.fd = std::move(fd);
+    out.fd = fd.get();
+    out.record = open_record(std::move(fd), upstream, slot);
     out.reused = false;
     out.addr = a.addr;
     out.addr_len = a.length;
-    ++open_;
     ++stats(upstream).connections;
     return refusal::none;
+}
+
+std::uint32_t upstream_pool::open_record(net::unique_fd fd, std::uint16_t upstream, int endpoint)
+{
+    std::uint32_t index;
+    if (!free_conns_.empty()) {
+        index = free_conns_.back();
+        free_conns_.pop_back();
+    } else {
+        index = static_cast<std::uint32_t>(conns_.size());
+        conns_.emplace_back();
+    }
+    conn& c = conns_[index];
+    c.fd = std::move(fd);
+    c.upstream = upstream;
+    c.endpoint = endpoint;
+    c.st = conn::state::leased;
+    c.watched = false;
+    c.dead = false;
+    ++open_;
+    return index;
 }
 
 void upstream_pool::release(upstream_lease& lease, bool keep, upstream_balancer::health h)
@@ -104,102 +119,118 @@ void upstream_pool::release(upstream_lease& lease, bool keep, upstream_balancer:
         net::log::warn("upstream {} {}: ejected for {} s after {} failures in a row", name(lease.upstream),
                        address(lease), upstream_balancer::eject_ms / 1000, upstream_balancer::eject_after);
     }
-    const upstream_balancer::endpoint& e = u.balancer.at(lease.endpoint);
-    if (keep && lease.fd && !e.removed && e.idle < idle_per_address_max && !env_->draining) {
-        keep_idle(lease);
-    } else if (lease.fd) {
-        lease.fd.reset();
-        --open_;
-    }
+    upstream_balancer::endpoint& e = u.balancer.at(lease.endpoint);
     const bool removed = e.removed;
+    if (keep && !conns_[lease.record].dead && !removed && e.idle < idle_per_address_max && !env_->draining) {
+        park(lease);
+    } else {
+        ++e.idle; // counted until closed, so an address drains only once its sockets are gone
+        close_conn(lease.record);
+    }
     lease.endpoint = upstream_balancer::none;
+    lease.fd = -1;
     if (removed)
         report_drained(lease.upstream);
 }
 
-// An idle connection is watched by a one-shot poll: it completes when the upstream closes
-// (POLLRDHUP, POLLHUP), errors, or sends bytes nobody asked for, and each of those ends the
-// connection. Polling reads nothing, so a completion that arrives after the connection was
-// leased again has consumed none of the response.
-void upstream_pool::keep_idle(upstream_lease& lease)
+// A connection kept for the next request. Its watch is armed once and stays armed while
+// it serves requests; it completes when the upstream closes (POLLRDHUP, POLLHUP) or the
+// socket errs, never for response bytes, and reads nothing.
+void upstream_pool::park(upstream_lease& lease)
 {
-    std::uint32_t index;
-    if (!free_idle_.empty()) {
-        index = free_idle_.back();
-        free_idle_.pop_back();
-    } else {
-        index = static_cast<std::uint32_t>(idle_.size());
-        idle_.emplace_back();
-    }
-    idle_conn& c = idle_[index];
-    c.fd = std::move(lease.fd);
-    c.upstream = lease.upstream;
-    c.endpoint = lease.endpoint;
+    conn& c = conns_[lease.record];
+    c.st = conn::state::idle;
     c.since_ms = env_->now_ms;
-    c.closing = false;
     upstream_entry& u = ups_[lease.upstream];
     if (u.idle.size() < u.balancer.slots())
         u.idle.resize(u.balancer.slots());
-    u.idle[std::size_t(lease.endpoint)].push_back(index);
+    u.idle[std::size_t(lease.endpoint)].push_back(lease.record);
     ++u.balancer.at(lease.endpoint).idle;
-    io_uring_sqe* sqe = ring_->sqe();
-    io_uring_prep_poll_add(sqe, c.fd.get(), POLLIN | POLLRDHUP);
-    io_uring_sqe_set_data64(sqe, service_user_data(id_, index, c.generation));
+    if (!c.watched) {
+        io_uring_sqe* sqe = ring_->sqe();
+        io_uring_prep_poll_add(sqe, c.fd.get(), POLLRDHUP);
+        io_uring_sqe_set_data64(sqe, service_user_data(id_, lease.record, c.generation));
+        c.watched = true;
+    }
     if (next_sweep_ms_ == 0)
         next_sweep_ms_ = env_->now_ms + sweep_every_ms;
 }
 
+// A watch completed: the upstream closed the connection or it erred (idle: closed now;
+// in use: never reused, the request sees it for itself), or it was cancelled (closing:
+// the socket closes now; in use: a source cancelled every op on its socket, and the
+// watch is armed again if the connection is kept).
 void upstream_pool::on_completion(const user_data& u, const io_uring_cqe& cqe)
 {
-    if (u.index >= idle_.size()) {
-        net::log::error("upstream pool: completion for unknown record {} (res {})", u.index, cqe.res);
+    if (u.index >= conns_.size() || conns_[u.index].st == conn::state::free ||
+        (conns_[u.index].generation & user_data::generation_mask) != u.generation) {
+        net::log::error("upstream pool: completion for no connection (record {}, res {})", u.index, cqe.res);
         std::abort();
     }
-    idle_conn& c = idle_[u.index];
-    if (!c.fd || (c.generation & user_data::generation_mask) != u.generation)
-        return; // the connection was leased after this poll was cancelled
-    if (!c.closing)
-        unlist_idle(u.index); // the upstream closed it (or broke the protocol)
+    conn& c = conns_[u.index];
+    c.watched = false;
+    switch (c.st) {
+    case conn::state::closing:
+        free_record(u.index);
+        return;
+    case conn::state::leased:
+        c.dead = c.dead || cqe.res != -ECANCELED;
+        return;
+    case conn::state::idle:
+        unlist_idle(u.index);
+        free_record(u.index);
+        return;
+    case conn::state::free:
+        break;
+    }
+}
+
+void upstream_pool::close_conn(std::uint32_t index)
+{
+    conn& c = conns_[index];
+    if (!c.watched) {
+        free_record(index);
+        return;
+    }
+    c.st = conn::state::closing;
+    io_uring_sqe* sqe = ring_->sqe();
+    io_uring_prep_cancel64(sqe, service_user_data(id_, index, c.generation), 0);
+    io_uring_sqe_set_data64(sqe, ud(op::cancel));
+}
+
+void upstream_pool::free_record(std::uint32_t index)
+{
+    conn& c = conns_[index];
     const std::uint16_t upstream = c.upstream;
     upstream_balancer::endpoint& e = ups_[upstream].balancer.at(c.endpoint);
     --e.idle;
     const bool removed = e.removed;
     c.fd.reset();
+    c.st = conn::state::free;
     ++c.generation;
     --open_;
-    free_idle_.push_back(u.index);
+    free_conns_.push_back(index);
     if (removed)
         report_drained(upstream);
 }
 
 void upstream_pool::unlist_idle(std::uint32_t index)
 {
-    const idle_conn& c = idle_[index];
+    const conn& c = conns_[index];
     std::vector<std::uint32_t>& list = ups_[c.upstream].idle[std::size_t(c.endpoint)];
     list.erase(std::find(list.begin(), list.end(), index));
-}
-
-void upstream_pool::close_idle(std::uint32_t index)
-{
-    idle_conn& c = idle_[index];
-    if (c.closing)
-        return;
-    unlist_idle(index);
-    c.closing = true;
-    io_uring_sqe* sqe = ring_->sqe();
-    io_uring_prep_cancel64(sqe, service_user_data(id_, index, c.generation), 0);
-    io_uring_sqe_set_data64(sqe, ud(op::cancel));
 }
 
 bool upstream_pool::close_oldest_idle()
 {
     std::uint32_t oldest = ~0u;
-    for (std::uint32_t i = 0; i < idle_.size(); ++i)
-        if (idle_[i].fd && !idle_[i].closing && (oldest == ~0u || idle_[i].since_ms < idle_[oldest].since_ms))
+    for (std::uint32_t i = 0; i < conns_.size(); ++i)
+        if (conns_[i].st == conn::state::idle && (oldest == ~0u || conns_[i].since_ms < conns_[oldest].since_ms))
             oldest = i;
     if (oldest == ~0u)
         return false;
-    close_idle(oldest); // counted until its poll completes: the limit is briefly passed by one
+    unlist_idle(oldest);
+    close_conn(oldest); // counted until its watch completes: the limit is briefly passed by one
     return true;
 }
 
@@ -211,14 +242,15 @@ void upstream_pool::tick()
     if (next_sweep_ms_ == 0 || env_->now_ms < next_sweep_ms_)
         return;
     bool any = false;
-    for (std::uint32_t i = 0; i < idle_.size(); ++i) {
-        idle_conn& c = idle_[i];
-        if (!c.fd || c.closing)
+    for (std::uint32_t i = 0; i < conns_.size(); ++i) {
+        if (conns_[i].st != conn::state::idle)
             continue;
-        if (env_->draining || env_->now_ms >= c.since_ms + idle_keep_ms)
-            close_idle(i);
-        else
+        if (env_->draining || env_->now_ms >= conns_[i].since_ms + idle_keep_ms) {
+            unlist_idle(i);
+            close_conn(i);
+        } else {
             any = true;
+        }
     }
     next_sweep_ms_ = any ? env_->now_ms + sweep_every_ms : 0;
 }
@@ -246,8 +278,11 @@ void upstream_pool::set_addresses(std::uint32_t upstream, std::span<const ipc::u
         u.idle.resize(u.balancer.slots());
     for (std::size_t slot = 0; slot < u.balancer.slots(); ++slot)
         if (u.balancer.at(int(slot)).removed)
-            while (!u.idle[slot].empty())
-                close_idle(u.idle[slot].back());
+            while (!u.idle[slot].empty()) {
+                const std::uint32_t index = u.idle[slot].back();
+                u.idle[slot].pop_back();
+                close_conn(index);
+            }
     report_drained(static_cast<std::uint16_t>(upstream));
 }
 

@@ -23,9 +23,11 @@
 
 namespace ringfork::worker {
 
-/// A connection in use by one request: owns its socket until released to the pool.
+/// A connection in use by one request, until released to the pool. The pool's record of
+/// the connection owns the socket for its whole life; the lease names it.
 struct upstream_lease {
-    net::unique_fd fd;
+    int fd = -1;
+    std::uint32_t record = 0;
     std::uint16_t upstream = 0;
     int endpoint = upstream_balancer::none; ///< The address's slot; none: no lease.
     bool reused = false;                    ///< Came from the idle pool (it may have been closed meanwhile).
@@ -95,14 +97,20 @@ public:
     void on_master_message(const ipc::message& m) override;
 
 private:
-    /// An idle connection, watched by a poll for the upstream's close (or stray bytes).
-    struct idle_conn {
+    /// One upstream connection, from its socket to its close. A watch (a poll for the
+    /// upstream's FIN, a hangup or an error; not for data) stays armed across the requests
+    /// it serves, so a kept connection costs no op per request, and an idle one that the
+    /// upstream closes is noticed at once.
+    struct conn {
+        enum class state : std::uint8_t { free, leased, idle, closing };
         net::unique_fd fd;
         std::uint16_t upstream = 0;
         int endpoint = upstream_balancer::none;
         std::uint32_t generation = 0;
-        std::uint64_t since_ms = 0;
-        bool closing = false; ///< Its poll was cancelled; closed when that completes.
+        std::uint64_t since_ms = 0; ///< Idle since.
+        state st = state::free;
+        bool watched = false;       ///< The watch is armed.
+        bool dead = false;          ///< The watch fired: never used again.
     };
     struct upstream_entry {
         const ipc::upstream_settings* settings = nullptr;
@@ -113,10 +121,14 @@ private:
         unsigned suppressed = 0;      ///< ...and those past the limit summed up.
     };
 
-    void keep_idle(upstream_lease& lease);
-    /// Cancels an idle connection's poll; it closes when the poll completes.
-    void close_idle(std::uint32_t index);
-    /// Removes record `index` from its address's idle list.
+    /// A new record for a leased connection on `fd`.
+    [[nodiscard]] std::uint32_t open_record(net::unique_fd fd, std::uint16_t upstream, int endpoint);
+    void park(upstream_lease& lease);
+    /// Closes connection `index` (idle or just released): at once, or once its watch has
+    /// completed after being cancelled (so no op outlives the socket).
+    void close_conn(std::uint32_t index);
+    void free_record(std::uint32_t index);
+    /// Takes idle record `index` off its address's idle list.
     void unlist_idle(std::uint32_t index);
     /// Closes the oldest idle connection of any address, to make room; false if none.
     bool close_oldest_idle();
@@ -127,8 +139,8 @@ private:
     net::ring* ring_ = nullptr;
     worker_env* env_ = nullptr;
     std::vector<upstream_entry> ups_;
-    std::vector<idle_conn> idle_;          ///< Records; free ones have no fd.
-    std::vector<std::uint32_t> free_idle_;
+    std::vector<conn> conns_;            ///< Every open connection; free records are reused.
+    std::vector<std::uint32_t> free_conns_;
     std::function<void(ipc::message&)> report_;
     std::vector<net::byte_buffer> spare_;
     std::uint32_t open_ = 0;
