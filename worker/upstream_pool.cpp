@@ -56,6 +56,7 @@ upstream_pool::refusal upstream_pool::acquire(std::uint16_t upstream, upstream_b
         idle.pop_back();
         conn& c = conns_[index];
         c.st = conn::state::leased;
+        ++c.generation; // a watch armed before this request is recognised as such
         --u.balancer.at(slot).idle;
         out.fd = c.fd.get();
         out.record = index;
@@ -133,9 +134,11 @@ void upstream_pool::release(upstream_lease& lease, bool keep, upstream_balancer:
         report_drained(lease.upstream);
 }
 
-// A connection kept for the next request. Its watch is armed once and stays armed while
-// it serves requests; it completes when the upstream closes (POLLRDHUP, POLLHUP) or the
-// socket errs, never for response bytes, and reads nothing.
+// A connection kept for the next request, watched by a poll that reads nothing: it
+// completes when the upstream closes (POLLRDHUP, POLLHUP), the socket errs, or bytes
+// arrive that nobody asked for, and each of those ends an idle connection. It is not
+// cancelled when the connection is used again (so taking a kept connection costs no op);
+// it then completes when the response arrives, and is armed again here when needed.
 void upstream_pool::park(upstream_lease& lease)
 {
     conn& c = conns_[lease.record];
@@ -146,37 +149,50 @@ void upstream_pool::park(upstream_lease& lease)
         u.idle.resize(u.balancer.slots());
     u.idle[std::size_t(lease.endpoint)].push_back(lease.record);
     ++u.balancer.at(lease.endpoint).idle;
-    if (!c.watched) {
-        io_uring_sqe* sqe = ring_->sqe();
-        io_uring_prep_poll_add(sqe, c.fd.get(), POLLRDHUP);
-        io_uring_sqe_set_data64(sqe, service_user_data(id_, lease.record, c.generation));
-        c.watched = true;
-    }
+    if (!c.watched)
+        watch(lease.record);
     if (next_sweep_ms_ == 0)
         next_sweep_ms_ = env_->now_ms + sweep_every_ms;
 }
 
-// A watch completed: the upstream closed the connection or it erred (idle: closed now;
-// in use: never reused, the request sees it for itself), or it was cancelled (closing:
-// the socket closes now; in use: a source cancelled every op on its socket, and the
-// watch is armed again if the connection is kept).
+// A watch completed. Idle: the upstream closed the connection, it erred or sent stray
+// bytes: closed now. In use: the response arrived (nothing to do), or the upstream closed
+// or it erred (never reused; the request sees it for itself), or a source cancelled every
+// op on its socket; the watch is armed again if the connection is kept. Closing: the
+// socket closes now that nothing is outstanding on it.
+void upstream_pool::watch(std::uint32_t index)
+{
+    conn& c = conns_[index];
+    c.watch_generation = c.generation;
+    io_uring_sqe* sqe = ring_->sqe();
+    io_uring_prep_poll_add(sqe, c.fd.get(), POLLIN | POLLRDHUP);
+    io_uring_sqe_set_data64(sqe, service_user_data(id_, index, c.watch_generation));
+    c.watched = true;
+}
+
 void upstream_pool::on_completion(const user_data& u, const io_uring_cqe& cqe)
 {
-    if (u.index >= conns_.size() || conns_[u.index].st == conn::state::free ||
-        (conns_[u.index].generation & user_data::generation_mask) != u.generation) {
-        net::log::error("upstream pool: completion for no connection (record {}, res {})", u.index, cqe.res);
+    if (u.index >= conns_.size() || conns_[u.index].st == conn::state::free || !conns_[u.index].watched ||
+        (conns_[u.index].watch_generation & user_data::generation_mask) != u.generation) {
+        net::log::error("upstream pool: watch completion for no connection (record {}, res {})", u.index, cqe.res);
         std::abort();
     }
     conn& c = conns_[u.index];
     c.watched = false;
+    const bool broken = cqe.res < 0 ? cqe.res != -ECANCELED : (cqe.res & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+    const bool earlier = (c.generation & user_data::generation_mask) != u.generation; // armed before a request
     switch (c.st) {
     case conn::state::closing:
         free_record(u.index);
         return;
     case conn::state::leased:
-        c.dead = c.dead || cqe.res != -ECANCELED;
+        c.dead = c.dead || broken;
         return;
     case conn::state::idle:
+        if (earlier && !broken) {
+            watch(u.index); // it may have fired for the response since read: look again
+            return;
+        }
         unlist_idle(u.index);
         free_record(u.index);
         return;
@@ -194,7 +210,7 @@ void upstream_pool::close_conn(std::uint32_t index)
     }
     c.st = conn::state::closing;
     io_uring_sqe* sqe = ring_->sqe();
-    io_uring_prep_cancel64(sqe, service_user_data(id_, index, c.generation), 0);
+    io_uring_prep_cancel64(sqe, service_user_data(id_, index, c.watch_generation), 0);
     io_uring_sqe_set_data64(sqe, ud(op::cancel));
 }
 

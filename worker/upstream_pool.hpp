@@ -97,20 +97,20 @@ public:
     void on_master_message(const ipc::message& m) override;
 
 private:
-    /// One upstream connection, from its socket to its close. A watch (a poll for the
-    /// upstream's FIN, a hangup or an error; not for data) stays armed across the requests
-    /// it serves, so a kept connection costs no op per request, and an idle one that the
-    /// upstream closes is noticed at once.
+    /// One upstream connection, from its socket to its close. While it is idle a watch (a
+    /// poll that reads nothing) notices the upstream's close, an error or stray bytes at
+    /// once; taking it for a request does not cancel the watch.
     struct conn {
         enum class state : std::uint8_t { free, leased, idle, closing };
         net::unique_fd fd;
         std::uint16_t upstream = 0;
         int endpoint = upstream_balancer::none;
-        std::uint32_t generation = 0;
+        std::uint32_t generation = 0;       ///< Moves on with every request it serves, and when freed.
+        std::uint32_t watch_generation = 0; ///< The generation its watch was armed with.
         std::uint64_t since_ms = 0; ///< Idle since.
         state st = state::free;
         bool watched = false;       ///< The watch is armed.
-        bool dead = false;          ///< The watch fired: never used again.
+        bool dead = false;          ///< The upstream closed it or it erred: never used again.
     };
     struct upstream_entry {
         const ipc::upstream_settings* settings = nullptr;
@@ -124,6 +124,8 @@ private:
     /// A new record for a leased connection on `fd`.
     [[nodiscard]] std::uint32_t open_record(net::unique_fd fd, std::uint16_t upstream, int endpoint);
     void park(upstream_lease& lease);
+    /// Arms connection `index`'s watch.
+    void watch(std::uint32_t index);
     /// Closes connection `index` (idle or just released): at once, or once its watch has
     /// completed after being cancelled (so no op outlives the socket).
     void close_conn(std::uint32_t index);

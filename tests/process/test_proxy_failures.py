@@ -6,6 +6,8 @@ noticing; configurations naming unknown upstreams are refused."""
 import os
 import signal
 import tempfile
+import threading
+import time
 import unittest
 
 import rftest
@@ -164,6 +166,32 @@ class KeepAliveRace(unittest.TestCase):
             self.assertEqual(request(server.port, "POST", "/", b"data").body, b"conn 2")
             self.assertEqual(up.connections, 3)
             self.assertEqual(server.count_log(r"upstream app"), 0)
+
+
+class StrayBytes(unittest.TestCase):
+    def test_bytes_an_idle_connection_was_sent_never_reach_the_next_request(self):
+        sent = threading.Event()
+
+        def stray(conn, index):
+            """Answers, then (once) sends a whole extra response nobody asked for."""
+            while True:
+                head, _ = read_head(conn)
+                if head is None:
+                    return
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                if index == 0:
+                    time.sleep(0.2)  # the upstream's own misbehaviour, after the answer went out
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!")
+                    sent.set()
+
+        with RawUpstream(stray) as up, \
+                rftest.Server("--upstream", f"app={up.address}", "--proxy", "/=app", workers=1) as server:
+            self.assertEqual(request(server.port, "GET", "/").body, b"ok")
+            self.assertTrue(sent.wait(10))
+            # The idle connection's watch saw the bytes and closed it.
+            rftest.wait_until(lambda: up.closed == 1, 10, what="the proxy to close the connection")
+            self.assertEqual(request(server.port, "GET", "/").body, b"ok")
+            self.assertEqual(up.connections, 2)
 
 
 class ConfigurationRefused(unittest.TestCase):
