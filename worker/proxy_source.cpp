@@ -520,6 +520,7 @@ void proxy_source::conclude(source_context& ctx)
                                  failure_ == ipc::upstream_failure::closed ||
                                  failure_ == ipc::upstream_failure::first_byte_timeout);
     const bool before_response = !response_started_ && !head_sent_;
+    const int endpoint = lease_.endpoint;
     pool_.release(lease_, false, before_response && address_failed ? health::failed : health::neutral);
     connecting_ = false;
     if (head_sent_) {
@@ -531,7 +532,7 @@ void proxy_source::conclude(source_context& ctx)
         if (reused && failure_ == ipc::upstream_failure::closed && !fresh_retry_used_) {
             fresh_retry_used_ = true;
             ++pool_.stats(upstream_).retries;
-            tried_ = 0; // the address is fine; its kept connection was not
+            tried_ &= ~(upstream_balancer::tried_set(1) << endpoint); // the address is fine, its kept connection was not
             attempt(ctx, true);
             return;
         }
