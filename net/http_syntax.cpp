@@ -64,16 +64,6 @@ bool starts_with_lower(std::string_view s, std::string_view lower) noexcept
     return s.size() >= lower.size() && equals_lower(s.substr(0, lower.size()), lower);
 }
 
-bool equals_nocase(std::string_view a, std::string_view b) noexcept
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i]))
-            return false;
-    return true;
-}
-
 std::string_view trim_ows(std::string_view s) noexcept
 {
     while (!s.empty() && is_ows(s.front()))
@@ -116,7 +106,7 @@ bool parse_content_length(std::string_view value, std::uint64_t& out) noexcept
 std::string_view find_field(const header* fields, std::size_t count, std::string_view name) noexcept
 {
     for (std::size_t i = 0; i < count; ++i)
-        if (equals_nocase(fields[i].name, name))
+        if (net::iequals(fields[i].name, name))
             return fields[i].value;
     return {};
 }

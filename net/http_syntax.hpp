@@ -11,9 +11,12 @@
 #include <limits>
 #include <string_view>
 
+#include "net/ascii.hpp"
 #include "net/http_parser.hpp"
 
 namespace ringfork::http::syntax {
+
+using net::ascii_lower;
 
 /// Character classes, one bit each, so every byte test is one table load.
 enum : std::uint8_t {
@@ -26,18 +29,13 @@ enum : std::uint8_t {
 
 /// The byte `c` is in class `cls`.
 [[nodiscard]] bool has(char c, std::uint8_t cls) noexcept;
-/// The value of a hex digit, 0xff for any other byte.
+/// The value of a hex digit, 0xff for any other byte (one table load; net::hex_value needs
+/// a separate is_hex test).
 [[nodiscard]] std::uint8_t hex_value(char c) noexcept;
 [[nodiscard]] constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-[[nodiscard]] constexpr char ascii_lower(char c) noexcept
-{
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
-}
 /// ASCII case-insensitive equality; `lower` must already be lower case.
 [[nodiscard]] bool equals_lower(std::string_view s, std::string_view lower) noexcept;
 [[nodiscard]] bool starts_with_lower(std::string_view s, std::string_view lower) noexcept;
-/// ASCII case-insensitive equality of two field names or tokens.
-[[nodiscard]] bool equals_nocase(std::string_view a, std::string_view b) noexcept;
 /// `s` without leading and trailing spaces and tabs.
 [[nodiscard]] std::string_view trim_ows(std::string_view s) noexcept;
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 
+#include "net/ascii.hpp"
 #include "net/http_syntax.hpp"
 
 namespace ringfork::worker {
@@ -11,7 +12,6 @@ namespace ringfork::worker {
 namespace {
 
 using http::syntax::equals_lower;
-using http::syntax::equals_nocase;
 using http::syntax::starts_with_lower;
 
 /// The field names a message's Connection fields list: hop-by-hop by declaration (RFC
@@ -37,7 +37,7 @@ struct connection_names {
     [[nodiscard]] bool listed(std::string_view name) const noexcept
     {
         for (std::size_t i = 0; i < count; ++i)
-            if (equals_nocase(names[i], name))
+            if (net::iequals(names[i], name))
                 return true;
         return false;
     }
