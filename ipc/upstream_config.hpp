@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "net/route_table.hpp"
+
 namespace ringfork::ipc {
 
 inline constexpr std::size_t max_upstreams = 16;           ///< Upstreams in one configuration.
@@ -70,6 +72,13 @@ struct proxy_settings {
     /// The upstream named `name`, or -1.
     [[nodiscard]] int find(std::string_view name) const noexcept;
 };
+
+/// The methods a --proxy route takes: every one the parser knows but CONNECT (no tunnels)
+/// and TRACE (it would echo credentials back through the proxy).
+inline constexpr http::method_mask proxied_methods =
+    http::bit(http::method::get) | http::bit(http::method::head) | http::bit(http::method::post) |
+    http::bit(http::method::put) | http::bit(http::method::delete_) | http::bit(http::method::options) |
+    http::bit(http::method::patch);
 
 /// The route patterns a --proxy prefix is served under: the path itself and everything
 /// under it ("/{*path}" for "/"). The master checks them against every other route.

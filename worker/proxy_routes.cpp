@@ -29,7 +29,7 @@ std::string proxy_routes::add(router& routes, upstream_pool& pool, const ipc::pr
         handlers_.push_back(std::make_unique<proxy_handler>(pool, static_cast<std::uint16_t>(r.index)));
         proxy_handler* h = handlers_.back().get();
         for (const std::string& p : ipc::proxy_patterns(r.prefix))
-            if (std::string refused = routes.add(p, proxied_methods, h); !refused.empty())
+            if (std::string refused = routes.add(p, ipc::proxied_methods, h); !refused.empty())
                 return refused;
     }
     return {};

@@ -14,13 +14,6 @@
 
 namespace ringfork::worker {
 
-/// Every method the parser knows but CONNECT (no tunnels) and TRACE (it would echo
-/// credentials back through the proxy).
-inline constexpr method_mask proxied_methods = bit(http::method::get) | bit(http::method::head) |
-                                               bit(http::method::post) | bit(http::method::put) |
-                                               bit(http::method::delete_) | bit(http::method::options) |
-                                               bit(http::method::patch);
-
 class proxy_handler final : public handler {
 public:
     proxy_handler(upstream_pool& pool, std::uint16_t upstream) noexcept : pool_(pool), upstream_(upstream) {}

@@ -123,6 +123,19 @@ std::string check_routes(const options& o)
         add("/", http::get_head);
     if (!o.worker.root.empty())
         add("/{*path}", http::get_head);
+    if (!o.tasks.tasks.empty()) {
+        add("/tasks/jobs/{*rest}", http::get_head);
+        add("/tasks/{*rest}", http::bit(http::method::post));
+        if (o.worker.demo) {
+            add("/prime", http::get_head);
+            add("/fib", http::get_head);
+        }
+    }
+    // A --proxy prefix claims its path and everything under it for every method it proxies.
+    for (const ipc::proxy_route& r : o.worker.proxy.routes)
+        for (const std::string& pattern : ipc::proxy_patterns(r.prefix))
+            if (std::string refused = table.add(pattern, ipc::proxied_methods, 0); !refused.empty() && clash.empty())
+                clash = fmt::format("--proxy {}={} collides with another route: {}", r.prefix, r.upstream, refused);
     return clash;
 }
 
