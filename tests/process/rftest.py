@@ -34,6 +34,7 @@ PROGRAMS = {
     "setsid": "util-linux",
     "unshare": "util-linux",
     "mount": "mount",
+    "umount": "mount",
     "python3": "python3",
 }
 
