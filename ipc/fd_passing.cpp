@@ -35,16 +35,21 @@ int send_with_fd(int socket, const void* data, std::size_t size, int fd) noexcep
     }
 }
 
-long recv_with_fd(int socket, void* data, std::size_t size, net::unique_fd& fd) noexcept
+long recv_with_fd(int socket, void* data, std::size_t size, net::unique_fd& fd, bool wait) noexcept
 {
+    fd.reset();
     datagram_inbox box(data, size);
     for (;;) {
-        const ssize_t n = ::recvmsg(socket, box.prepare(), MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        msghdr* header = box.prepare();
+        const ssize_t n = ::recvmsg(socket, header, (wait ? 0 : MSG_DONTWAIT) | MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return -errno;
-        fd = box.take_fd();
+        net::unique_fd received = box.take_fd();
+        if (header->msg_flags & MSG_TRUNC)
+            return -EMSGSIZE; // a datagram of another shape: its descriptor is closed too
+        fd = std::move(received);
         return static_cast<long>(n);
     }
 }

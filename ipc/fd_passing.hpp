@@ -17,10 +17,12 @@ namespace ringfork::ipc {
 /// (MSG_DONTWAIT, MSG_NOSIGNAL). Returns 0, or -errno (-EMSGSIZE for a short send).
 [[nodiscard]] int send_with_fd(int socket, const void* data, std::size_t size, int fd) noexcept;
 
-/// Receives one datagram without blocking into `data` (at most `size` bytes) and takes the
-/// descriptor it carries into `fd` (close-on-exec; any further ones are closed). Returns
-/// the datagram's size, 0 at EOF, or -errno.
-[[nodiscard]] long recv_with_fd(int socket, void* data, std::size_t size, net::unique_fd& fd) noexcept;
+/// Receives one datagram into `data` (at most `size` bytes) and takes the descriptor it
+/// carries into `fd` (close-on-exec; any further ones are closed). Returns the datagram's
+/// size, 0 at EOF, or -errno; -EMSGSIZE (and no descriptor) for one longer than `size`.
+/// Never blocks unless `wait`.
+[[nodiscard]] long recv_with_fd(int socket, void* data, std::size_t size, net::unique_fd& fd,
+                                bool wait = false) noexcept;
 
 /// A receive area for one datagram and the descriptor it may carry, for recvmsg(2) or
 /// io_uring_prep_recvmsg. Its msghdr points into the object, so it is neither copied nor

@@ -155,7 +155,7 @@ void job_status_handler::handle(const request_view& req, http::response_writer& 
     net::unique_fd res(::open(ipc::spool_path(spool_, sid, ".res").c_str(), O_RDONLY | O_CLOEXEC));
     ipc::job_result r;
     if (res && ::read(res.get(), &r, sizeof r) == static_cast<ssize_t>(sizeof r) &&
-        r.version == ipc::task_protocol_version) {
+        r.version == ipc::task_stream_version) {
         later.file = write_job_response(w, spool_, sid, {ipc::job_status(r.outcome), r.exit_code, r.signal, r.elapsed_ms},
                                         true);
         return;

@@ -275,7 +275,7 @@ job_run run_job(const task_spec& spec, const ipc::job_request& request, int conn
 {
     job_run run;
     ipc::job_result& r = run.result;
-    r.outcome = ipc::job_outcome::error;
+    r.outcome = ipc::stream_outcome::error;
     const auto start = job_clock::now();
     const auto deadline = start + std::chrono::milliseconds(settings.timeout_ms);
     const std::string id(request.id);
@@ -370,14 +370,14 @@ job_run run_job(const task_spec& spec, const ipc::job_request& request, int conn
         r.signal = WTERMSIG(status);
     switch (how) {
     case ending::exited:
-        r.outcome = r.exit_code == 0 ? ipc::job_outcome::ok : ipc::job_outcome::failed;
+        r.outcome = r.exit_code == 0 ? ipc::stream_outcome::ok : ipc::stream_outcome::failed;
         break;
-    case ending::timed_out: r.outcome = ipc::job_outcome::timed_out; break;
+    case ending::timed_out: r.outcome = ipc::stream_outcome::timed_out; break;
     case ending::client_gone:
         net::log::warn("task {} job {}: client went away, job killed", spec.name, id);
-        r.outcome = ipc::job_outcome::error;
+        r.outcome = ipc::stream_outcome::error;
         break;
-    case ending::error: r.outcome = ipc::job_outcome::error; break;
+    case ending::error: r.outcome = ipc::stream_outcome::error; break;
     }
     return run;
 }

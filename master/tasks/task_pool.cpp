@@ -65,12 +65,12 @@ void task_pool::on_readable(int fd)
     for (auto& r : runners_) {
         if (r.channel.get() != fd)
             continue;
-        ipc::task_stats_message m;
+        task_stats_message m;
         for (;;) {
             const ssize_t n = ::recv(fd, &m, sizeof m, MSG_DONTWAIT);
             if (n <= 0)
                 break;
-            if (ipc::valid_task_stats_message(&m, n))
+            if (valid_task_stats_message(&m, n))
                 r.last = m.stats;
         }
     }

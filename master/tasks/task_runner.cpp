@@ -153,14 +153,16 @@ std::string escape_line(std::string_view text)
     return out;
 }
 
-std::string_view outcome_name(ipc::job_outcome o)
+std::string_view outcome_name(ipc::stream_outcome o)
 {
     switch (o) {
-    case ipc::job_outcome::ok: return "ok";
-    case ipc::job_outcome::failed: return "failed";
-    case ipc::job_outcome::timed_out: return "timed_out";
-    case ipc::job_outcome::unknown_task: return "unknown_task";
-    case ipc::job_outcome::error: return "error";
+    case ipc::stream_outcome::ok: return "ok";
+    case ipc::stream_outcome::failed: return "failed";
+    case ipc::stream_outcome::timed_out: return "timed_out";
+    case ipc::stream_outcome::unknown_task: return "unknown_task";
+    case ipc::stream_outcome::error: return "error";
+    case ipc::stream_outcome::rejected: return "rejected";
+    case ipc::stream_outcome::cancelled: return "cancelled";
     }
     return "?";
 }
@@ -183,11 +185,13 @@ struct runner {
     void count(const ipc::job_result& r, std::uint64_t elapsed_us)
     {
         switch (r.outcome) {
-        case ipc::job_outcome::ok: ++stats.ok; break;
-        case ipc::job_outcome::failed: ++stats.failed; break;
-        case ipc::job_outcome::timed_out: ++stats.timed_out; break;
-        case ipc::job_outcome::unknown_task: ++stats.unknown_task; return;
-        case ipc::job_outcome::error: ++stats.errors; break;
+        case ipc::stream_outcome::ok: ++stats.ok; break;
+        case ipc::stream_outcome::failed: ++stats.failed; break;
+        case ipc::stream_outcome::timed_out: ++stats.timed_out; break;
+        case ipc::stream_outcome::unknown_task: ++stats.unknown_task; return;
+        case ipc::stream_outcome::error:
+        case ipc::stream_outcome::rejected:
+        case ipc::stream_outcome::cancelled: ++stats.errors; break;
         }
         stats.latency.record(elapsed_us);
     }
@@ -196,7 +200,7 @@ struct runner {
     {
         if (channel_fd < 0)
             return;
-        ipc::task_stats_message m;
+        task_stats_message m;
         m.runner = index;
         m.pid = ::getpid();
         m.stats = stats;
@@ -217,9 +221,9 @@ struct runner {
                                sizeof req, request_timeout_s);
             return;
         }
-        if (req.version != ipc::task_protocol_version) {
+        if (req.version != ipc::task_stream_version) {
             net::log::warn("job request: protocol version {} (want {}), connection closed", req.version,
-                           ipc::task_protocol_version);
+                           ipc::task_stream_version);
             return;
         }
         req.id[ipc::job_id_len] = req.name[ipc::task_name_max] = req.args[ipc::task_args_max] = '\0';
@@ -238,7 +242,7 @@ struct runner {
             run = run_job(*spec, req, conn, settings, &running_pgid);
             r = run.result;
         } else {
-            r.outcome = ipc::job_outcome::unknown_task;
+            r.outcome = ipc::stream_outcome::unknown_task;
         }
         count(r, run.elapsed_us);
         if (std::string error; !write_result_file(settings.spool, id, r, error))
@@ -251,7 +255,7 @@ struct runner {
         const std::string how = r.signal != 0 ? fmt::format("signal {}", r.signal) : fmt::format("exit {}", r.exit_code);
         if (!run.stderr_text.empty())
             net::log::warn("task {} job {} {}: {}", name, id, how, escape_line(run.stderr_text));
-        if (r.outcome == ipc::job_outcome::unknown_task)
+        if (r.outcome == ipc::stream_outcome::unknown_task)
             net::log::info("task {} job {}: unknown_task", name, id);
         else
             net::log::info("task {} job {}: {} ({}), {} ms{}", name, id, outcome_name(r.outcome), how, r.elapsed_ms,

@@ -5,15 +5,39 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "ipc/task_protocol.hpp"
 #include "master/tasks/task_spool.hpp"
 #include "net/fd.hpp"
 
 namespace ringfork::master {
+
+inline constexpr std::uint16_t task_stats_version = 1;
+
+/// Runner -> master, one datagram after every job: the runner's whole task_stats so far.
+struct task_stats_message {
+    std::uint16_t version = task_stats_version;
+    std::uint16_t reserved = 0;
+    std::uint32_t runner = 0; ///< The runner's index, 0..--task-workers-1.
+    std::int32_t pid = 0;
+    std::uint32_t reserved2 = 0;
+    ipc::task_stats stats{};
+};
+
+/// Checks a received task_stats_message datagram's size and version.
+[[nodiscard]] inline bool valid_task_stats_message(const void* data, long size) noexcept
+{
+    if (size != static_cast<long>(sizeof(task_stats_message)))
+        return false;
+    std::uint16_t version = 0;
+    std::memcpy(&version, data, sizeof version);
+    return version == task_stats_version;
+}
 
 /// One configured task. `builtin` non-empty ("prime", "fib"): computed in the job child, no exec.
 struct task_spec {

@@ -375,7 +375,7 @@ BOOST_AUTO_TEST_CASE(body_streams_through_the_command)
     const std::string id = new_id();
     write_file(path(id, ".run"), "");
     const auto r = run(id, "echo", "", body);
-    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::job_outcome::ok));
+    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::stream_outcome::ok));
     BOOST_TEST(r.exit_code == 0);
     BOOST_TEST(r.output_bytes == body.size());
     BOOST_TEST(read_file(path(id, ".out")) == body);
@@ -388,7 +388,7 @@ BOOST_AUTO_TEST_CASE(job_sees_args_id_and_private_tmpdir)
     start();
     const std::string id = new_id();
     const auto r = run(id, "env", "n=5&x=y");
-    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::job_outcome::ok));
+    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::stream_outcome::ok));
     std::istringstream out(read_file(path(id, ".out")));
     std::string args, job, cwd, tmpdir, nofile;
     std::getline(out, args);
@@ -409,7 +409,7 @@ BOOST_AUTO_TEST_CASE(non_zero_exit_fails_and_logs_stderr)
     start();
     const std::string id = new_id();
     const auto r = run(id, "fail", "", "ignored body");
-    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::job_outcome::failed));
+    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::stream_outcome::failed));
     BOOST_TEST(r.exit_code == 3);
     BOOST_TEST(r.signal == 0);
     BOOST_TEST(ipc::job_status(r.outcome) == 502u);
@@ -425,7 +425,7 @@ BOOST_AUTO_TEST_CASE(exec_failure_exits_127_with_the_reason)
     start();
     const std::string id = new_id();
     const auto r = run(id, "missing");
-    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::job_outcome::failed));
+    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::stream_outcome::failed));
     BOOST_TEST(r.exit_code == 127);
     const std::string warn =
         fmt::format("warn: task missing job {} exit 127: exec /nonexistent/rf-cmd: No such file or directory\\n", id);
@@ -438,7 +438,7 @@ BOOST_AUTO_TEST_CASE(unknown_task_is_answered_and_recorded)
     const std::string id = new_id();
     write_file(path(id, ".run"), "");
     const auto r = run(id, "nope");
-    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::job_outcome::unknown_task));
+    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::stream_outcome::unknown_task));
     BOOST_TEST(!exists(path(id, ".run")));
     BOOST_TEST(!exists(path(id, ".out")));
 }
@@ -449,7 +449,7 @@ BOOST_AUTO_TEST_CASE(malformed_requests_are_dropped)
     sockaddr_un sa{};
     socklen_t len = 0;
     BOOST_REQUIRE(ipc::task_pool_sockaddr(address, sa, len));
-    for (const std::uint16_t version : {std::uint16_t(0), std::uint16_t(ipc::task_protocol_version + 1)}) {
+    for (const std::uint16_t version : {std::uint16_t(0), std::uint16_t(ipc::task_stream_version + 1)}) {
         const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         BOOST_REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&sa), len) == 0);
         ipc::job_request req;
@@ -463,7 +463,7 @@ BOOST_AUTO_TEST_CASE(malformed_requests_are_dropped)
         ::close(fd);
     }
     const auto r = run(new_id(), "echo", "", "still serving");
-    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::job_outcome::ok));
+    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::stream_outcome::ok));
 }
 
 BOOST_AUTO_TEST_CASE(builtins_run_in_the_job_child)
@@ -471,14 +471,14 @@ BOOST_AUTO_TEST_CASE(builtins_run_in_the_job_child)
     start();
     std::string id = new_id();
     auto r = run(id, "prime", "n=1000000007");
-    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::job_outcome::ok));
+    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::stream_outcome::ok));
     BOOST_TEST(read_file(path(id, ".out")) == "1000000007 is prime\n");
     id = new_id();
     r = run(id, "fib", "n=25");
     BOOST_TEST(read_file(path(id, ".out")) == "75025\n");
     id = new_id();
     r = run(id, "fib", "n=abc");
-    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::job_outcome::failed));
+    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::stream_outcome::failed));
     BOOST_TEST(r.exit_code == 2);
 }
 
@@ -494,7 +494,7 @@ BOOST_AUTO_TEST_CASE(async_job_leaves_its_result_in_the_spool)
     const std::string res = read_file(path(id, ".res"));
     BOOST_REQUIRE_EQUAL(res.size(), sizeof r);
     std::memcpy(&r, res.data(), sizeof r);
-    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::job_outcome::ok));
+    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::stream_outcome::ok));
     BOOST_TEST(read_file(path(id, ".out")) == "async body");
 }
 
@@ -510,7 +510,7 @@ BOOST_AUTO_TEST_CASE(client_leaving_kills_a_synchronous_job)
     BOOST_TEST((steady_clock::now() - begin < std::chrono::seconds(3)));
     ipc::job_result r;
     std::memcpy(&r, read_file(path(id, ".res")).data(), sizeof r);
-    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::job_outcome::error));
+    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::stream_outcome::error));
     const pid_t pgid = std::atoi(read_file(path(id, ".out")).c_str());
     BOOST_REQUIRE(pgid > 0);
     BOOST_TEST(wait_for([&] { return in_group(pgid, true) == 0; }, 2000));
@@ -524,7 +524,7 @@ BOOST_AUTO_TEST_CASE(timeout_kills_the_whole_process_group)
     const auto begin = steady_clock::now();
     const auto r = run(id, "hang");
     const auto took = steady_clock::now() - begin;
-    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::job_outcome::timed_out));
+    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::stream_outcome::timed_out));
     BOOST_TEST(ipc::job_status(r.outcome) == 504u);
     BOOST_TEST(r.elapsed_ms >= 500u);
     BOOST_TEST((took >= std::chrono::milliseconds(500) && took < std::chrono::milliseconds(2500)));
@@ -545,7 +545,7 @@ BOOST_AUTO_TEST_CASE(stop_signal_lets_the_running_job_finish)
     ipc::job_result r;
     BOOST_REQUIRE(::recv(fd, &r, sizeof r, MSG_WAITALL) == static_cast<ssize_t>(sizeof r));
     ::close(fd);
-    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::job_outcome::ok));
+    BOOST_TEST(static_cast<int>(r.outcome) == static_cast<int>(ipc::stream_outcome::ok));
     BOOST_TEST(read_file(path(id, ".out")) == "started\ndone\n");
     BOOST_TEST(stop(0) == 0); // signal 0: only wait for the exit SIGTERM asked for
 }
@@ -572,12 +572,12 @@ BOOST_AUTO_TEST_CASE(stats_snapshot_after_every_job)
     run(new_id(), "nope");
     // A snapshot when each job starts (so it counts as running at once) and one when each
     // ends: 2 + 2 for the two jobs that ran, 1 for the unknown task.
-    ipc::task_stats_message m;
+    task_stats_message m;
     for (int i = 0; i < 5; ++i) {
         pollfd p{channel[0], POLLIN, 0};
         BOOST_REQUIRE(::poll(&p, 1, 5000) == 1);
         const ssize_t n = ::recv(channel[0], &m, sizeof m, 0);
-        BOOST_REQUIRE(ipc::valid_task_stats_message(&m, n));
+        BOOST_REQUIRE(valid_task_stats_message(&m, n));
         if (i == 0) {
             BOOST_TEST(m.stats.started == 1u); // running: started, not yet ended
             BOOST_TEST(m.stats.ok == 0u);

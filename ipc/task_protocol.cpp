@@ -1,0 +1,40 @@
+// Records on a job socket.
+#include "ipc/task_protocol.hpp"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+
+namespace ringfork::ipc {
+
+std::optional<record_view> parse_record(std::span<const char> packet) noexcept
+{
+    record_head head;
+    if (packet.size() < sizeof head)
+        return std::nullopt;
+    std::memcpy(&head, packet.data(), sizeof head);
+    if (head.version != task_protocol_version || head.length != packet.size() - sizeof head ||
+        head.length > record_bytes_max + sizeof(result_record))
+        return std::nullopt;
+    return record_view{head.type, packet.subspan(sizeof head)};
+}
+
+int send_record(int fd, record_type type, std::span<const char> payload) noexcept
+{
+    record_head head;
+    head.type = type;
+    head.length = static_cast<std::uint32_t>(payload.size());
+    iovec iov[2] = {{&head, sizeof head}, {const_cast<char*>(payload.data()), payload.size()}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = payload.empty() ? 1 : 2;
+    for (;;) {
+        if (::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+            return 0;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+} // namespace ringfork::ipc
