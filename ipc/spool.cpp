@@ -409,6 +409,7 @@ spool::sweep_result spool::sweep(const sweep_rules& rules, const std::function<b
 {
     struct job_files {
         std::time_t newest = 0;
+        std::int64_t newest_ns = 0; ///< For ordering: jobs often end within one second.
         std::uint64_t bytes = 0;
         bool has_state = false;
     };
@@ -425,6 +426,7 @@ spool::sweep_result spool::sweep(const sweep_rules& rules, const std::function<b
         }
         job_files& j = jobs[std::string(e->id)];
         j.newest = std::max(j.newest, st.st_mtime);
+        j.newest_ns = std::max(j.newest_ns, std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec);
         j.bytes += static_cast<std::uint64_t>(st.st_blocks) * 512;
         j.has_state = j.has_state || (e->state && S_ISREG(st.st_mode));
     });
@@ -433,7 +435,7 @@ spool::sweep_result spool::sweep(const sweep_rules& rules, const std::function<b
 
     sweep_result out;
     struct candidate {
-        std::time_t newest;
+        std::int64_t newest;
         std::string id;
         std::uint64_t bytes;
     };
@@ -453,7 +455,7 @@ spool::sweep_result spool::sweep(const sweep_rules& rules, const std::function<b
             out.bytes -= j.bytes;
             ++out.jobs_removed;
         } else if (finished) {
-            removable.push_back({j.newest, id, j.bytes});
+            removable.push_back({j.newest_ns, id, j.bytes});
         }
     }
     if (rules.max_bytes != 0 && out.bytes > rules.max_bytes) {

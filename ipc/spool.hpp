@@ -81,6 +81,7 @@ public:
 
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
     [[nodiscard]] int dir_fd() const noexcept { return dir_.get(); }
+    [[nodiscard]] int tmp_fd() const noexcept { return tmp_.get(); }
 
     /// "<id>.state" and friends: the one place names are made.
     [[nodiscard]] static std::string name(std::string_view id, file f);

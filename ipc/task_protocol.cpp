@@ -20,21 +20,40 @@ std::optional<record_view> parse_record(std::span<const char> packet) noexcept
     return record_view{head.type, packet.subspan(sizeof head)};
 }
 
-int send_record(int fd, record_type type, std::span<const char> payload) noexcept
+namespace {
+
+int send_parts(int fd, iovec* iov, std::size_t count) noexcept
 {
-    record_head head;
-    head.type = type;
-    head.length = static_cast<std::uint32_t>(payload.size());
-    iovec iov[2] = {{&head, sizeof head}, {const_cast<char*>(payload.data()), payload.size()}};
     msghdr msg{};
     msg.msg_iov = iov;
-    msg.msg_iovlen = payload.empty() ? 1 : 2;
+    msg.msg_iovlen = count;
     for (;;) {
         if (::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
             return 0;
         if (errno != EINTR)
             return -errno;
     }
+}
+
+} // namespace
+
+int send_record(int fd, record_type type, std::span<const char> payload) noexcept
+{
+    record_head head;
+    head.type = type;
+    head.length = static_cast<std::uint32_t>(payload.size());
+    iovec iov[2] = {{&head, sizeof head}, {const_cast<char*>(payload.data()), payload.size()}};
+    return send_parts(fd, iov, payload.empty() ? 1 : 2);
+}
+
+int send_output_record(int fd, std::uint64_t offset, std::span<const char> bytes) noexcept
+{
+    record_head head;
+    head.type = record_type::output;
+    output_head out{offset};
+    head.length = static_cast<std::uint32_t>(sizeof out + bytes.size());
+    iovec iov[3] = {{&head, sizeof head}, {&out, sizeof out}, {const_cast<char*>(bytes.data()), bytes.size()}};
+    return send_parts(fd, iov, bytes.empty() ? 2 : 3);
 }
 
 } // namespace ringfork::ipc

@@ -40,6 +40,7 @@ enum job_flag : std::uint8_t {
     job_stream = 2,      ///< Output is also sent as output records while the job runs.
     job_progress = 4,    ///< Progress lines are also sent as progress records.
     job_cancel_on_close = 8, ///< The submitter closing its end cancels the job (synchronous jobs).
+    job_stream_intake = 0x80, ///< Master -> runner only: the socket is a stream intake connection.
 };
 
 /// Submitter -> master (job_submit) and master -> runner (run_job): what to run.
@@ -64,7 +65,7 @@ enum class record_type : std::uint8_t {
     rejected = 2, ///< master -> submitter: rejected_record; nothing follows.
     result = 3,   ///< master -> submitter: result_record; the last record.
     started = 8,  ///< runner -> submitter: started_record.
-    output = 9,   ///< runner -> submitter: standard output bytes (job_stream).
+    output = 9,   ///< runner -> submitter: output_head, then output bytes (job_stream).
     progress = 10,///< runner -> submitter: one progress line (job_progress).
     body = 16,    ///< submitter -> runner: request body bytes (synchronous jobs).
     body_end = 17,///< submitter -> runner: the body is complete (no payload).
@@ -76,6 +77,13 @@ struct record_head {
     record_type type = record_type::queued;
     std::uint8_t reserved = 0;
     std::uint32_t length = 0;
+};
+
+/// Output records say where their bytes sit in <id>.out. The runner never waits for a slow
+/// submitter: when its socket is full a piece is skipped, and the submitter, seeing the gap,
+/// reads those bytes from the file.
+struct output_head {
+    std::uint64_t offset = 0;
 };
 
 struct rejected_record {
@@ -116,12 +124,17 @@ struct record_view {
 template <typename T> [[nodiscard]] std::optional<T> payload_as(const record_view& r) noexcept;
 /// Sends one record (head + payload) without blocking: 0, or -errno (-EAGAIN when full).
 [[nodiscard]] int send_record(int fd, record_type type, std::span<const char> payload) noexcept;
+/// Sends an output record: its offset in <id>.out, then the bytes. 0 or -errno.
+[[nodiscard]] int send_output_record(int fd, std::uint64_t offset, std::span<const char> bytes) noexcept;
 /// send_record for a fixed-size payload.
 template <typename T> [[nodiscard]] int send_record_of(int fd, record_type type, const T& payload) noexcept;
 
 /// The HTTP status a job's ending answers with: 200, 502 (failed or crashed), 504 (timed
 /// out), 409 (cancelled), 404 (unknown task), 503 (queue full, queue timeout, stopping).
 [[nodiscard]] constexpr unsigned job_http_status(job_outcome o, reject_reason why) noexcept;
+
+/// Why a job was refused, in words ("the task queue is full", ...).
+[[nodiscard]] constexpr std::string_view reject_text(reject_reason why) noexcept;
 
 /// The pool's counters, kept by the master (cumulative since it started).
 struct task_stats {
@@ -207,6 +220,18 @@ constexpr unsigned job_http_status(job_outcome o, reject_reason why) noexcept
     case job_outcome::rejected: return why == reject_reason::unknown_task ? 404 : 503;
     }
     return 500;
+}
+
+constexpr std::string_view reject_text(reject_reason why) noexcept
+{
+    switch (why) {
+    case reject_reason::queue_full: return "the task queue is full";
+    case reject_reason::unknown_task: return "no such task";
+    case reject_reason::queue_timeout: return "the job waited too long in the task queue";
+    case reject_reason::shutting_down: return "the server is stopping";
+    case reject_reason::none: break;
+    }
+    return "rejected";
 }
 
 inline void task_stats::merge(const task_stats& other) noexcept

@@ -45,7 +45,8 @@ enum class stream_outcome : std::uint8_t {
     cancelled = 6,
 };
 
-/// Written by the master when a synchronous job has ended; the output is in the spool.
+/// Written by the master when a synchronous job has ended; the output is in the spool. For
+/// a rejected job, `exit_code` carries the ipc::reject_reason.
 struct job_result {
     std::uint16_t version = task_stream_version;
     stream_outcome outcome = stream_outcome::error;

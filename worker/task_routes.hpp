@@ -1,16 +1,19 @@
-// HTTP routes of the task pool: POST /tasks/NAME (sync, or ?async=1), GET /tasks/jobs/ID,
-// and the demo's GET /prime and GET /fib. Owns turning requests into jobs and reading
-// finished jobs from the spool; leaves talking to the pool to the loop.
+// HTTP routes of the task pool: POST /tasks/NAME (sync, or ?async=1), GET
+// /tasks/jobs/ID[/output|/stderr], and the demo's GET /prime and GET /fib. Owns turning
+// requests into jobs and reading jobs from the spool; leaves talking to the master to the
+// task client.
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "ipc/spool.hpp"
 #include "worker/router.hpp"
 #include "worker/task_client.hpp"
 
 namespace ringfork::worker {
 
-/// The parts of ipc::job_result the response needs.
+/// The parts of a finished job the response needs.
 struct job_result_view {
     unsigned status = 500;
     int exit_code = -1;
@@ -18,10 +21,29 @@ struct job_result_view {
     unsigned elapsed_ms = 0;
 };
 
-/// POST /tasks/NAME: runs task NAME with the request body on stdin.
+/// The spool as this worker reads it: attached on first use with the same checks the master
+/// made (owner, mode, no link), then used through its directory descriptor only.
+class spool_access {
+public:
+    explicit spool_access(std::string path) : path_(std::move(path)) {}
+    /// The spool, or null when it cannot be attached (logged once).
+    [[nodiscard]] const ipc::spool* get();
+
+private:
+    std::string path_;
+    std::optional<ipc::spool> spool_;
+    bool failed_ = false;
+};
+
+/// POST /tasks/NAME: runs task NAME with the request body as its input. With ?async=1 the
+/// body goes to <id>.in first and the answer is 202 at once.
 class task_submit_handler final : public handler {
 public:
+    explicit task_submit_handler(std::string spool) : spool_(std::move(spool)) {}
     void handle(const request_view& req, http::response_writer& w, deferred& later) override;
+
+private:
+    spool_access spool_;
 };
 
 /// GET /prime?n=, GET /fib?n=: a built-in task, run synchronously in the pool.
@@ -34,22 +56,24 @@ private:
     std::string task_;
 };
 
-/// GET /tasks/jobs/ID: 202 while queued or running, the result when done, 404 if unknown.
+/// GET /tasks/jobs/ID: the job's state as JSON (202 while queued or running, 200 once it
+/// ended); /output and /stderr: what it wrote so far; 404 for an unknown id.
 class job_status_handler final : public handler {
 public:
     explicit job_status_handler(std::string spool) : spool_(std::move(spool)) {}
     void handle(const request_view& req, http::response_writer& w, deferred& later) override;
 
 private:
-    std::string spool_;
+    spool_access spool_;
 };
 
-/// A job for task `name` with `args` and the request body, under a fresh random id.
-[[nodiscard]] task_job make_job(std::string_view name, std::string_view args, std::span<const char> body, bool async);
+/// A job for task `name` with `args` and the request body, under `id` (a fresh random one
+/// when empty). An async job's body must already be in the spool (`body_in_file`).
+[[nodiscard]] task_job make_job(std::string id, std::string_view name, std::string_view args,
+                                std::span<const char> body, bool async, bool body_in_file);
 
-/// Writes the head of a finished job's response for `result` and returns the output body to
-/// stream (the spool file, opened and, unless `keep`, unlinked). Used by the loop (sync jobs)
-/// and by job_status_handler.
+/// Writes the response to a synchronous job that ended with `result` and returns the output
+/// body to stream (the spool file, opened; the job's files then removed unless `keep`).
 [[nodiscard]] file_body write_job_response(http::response_writer& w, const std::string& spool, const std::string& id,
                                            const job_result_view& result, bool keep);
 

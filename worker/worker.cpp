@@ -57,7 +57,7 @@ int run_worker(const worker_start& start)
     }
     if (s.welcome)
         route(app.add(routes, worker::get_head, "/", worker::welcome));
-    worker::task_submit_handler submit;
+    worker::task_submit_handler submit(s.task_spool);
     worker::job_status_handler jobs(s.task_spool);
     worker::builtin_task_handler prime("prime"), fib("fib");
     if (!s.task_pool.empty()) {

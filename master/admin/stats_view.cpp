@@ -181,15 +181,11 @@ std::string render_json(const stats_model& m)
         fmt::format_to(o, "{}{}", i ? "," : "", t.latency.counts[i]);
     out += R"(]},"tasks":)";
     const ipc::task_stats& k = m.tasks;
-    const std::uint64_t ended = k.ok + k.failed + k.timed_out + k.errors;
-    // Jobs in the pool's queue: handed over by workers, not yet started by a runner.
-    const std::uint64_t accepted = t.tasks_submitted - std::min(t.tasks_submitted, k.unknown_task);
     fmt::format_to(o,
                    R"({{"runners":{},"submitted":{},"rejected":{},"queued":{},"running":{},"done":{},)"
-                   R"("failed":{},"timed_out":{},"errors":{},"latency_us":)",
-                   m.task_runners, t.tasks_submitted, t.tasks_rejected,
-                   accepted > k.started ? accepted - k.started : 0, k.started > ended ? k.started - ended : 0, k.ok,
-                   k.failed, k.timed_out, k.errors);
+                   R"("failed":{},"timed_out":{},"cancelled":{},"errors":{},"latency_us":)",
+                   m.task_runners, k.submitted, k.rejected, m.task_queued, m.task_running, k.ok, k.failed,
+                   k.timed_out, k.cancelled, k.errors);
     latency_json(o, k.latency);
     out += R"(},"workers":)";
     out += render_workers_json(m);
@@ -220,11 +216,14 @@ std::string render_prometheus(const stats_model& m)
           std::tuple{"ringfork_sent_bytes_total", t.bytes_out, "Bytes sent to clients."},
           std::tuple{"ringfork_parse_errors_total", t.parse_errors, "Requests rejected by the parser."},
           std::tuple{"ringfork_timeouts_total", t.timeouts, "Connections ended by a timeout."},
-          std::tuple{"ringfork_tasks_submitted_total", t.tasks_submitted, "Jobs handed to the task pool."},
-          std::tuple{"ringfork_tasks_rejected_total", t.tasks_rejected, "Jobs refused because the queue was full."},
+          std::tuple{"ringfork_tasks_submitted_total", m.tasks.submitted, "Jobs handed to the task pool."},
+          std::tuple{"ringfork_tasks_rejected_total", m.tasks.rejected,
+                     "Jobs refused: queue full, waited too long in it, or the server stopping."},
           std::tuple{"ringfork_tasks_done_total", m.tasks.ok, "Jobs that exited 0."},
-          std::tuple{"ringfork_tasks_failed_total", m.tasks.failed, "Jobs that exited non-zero or by a signal."},
-          std::tuple{"ringfork_tasks_timed_out_total", m.tasks.timed_out, "Jobs killed at --task-timeout."}}) {
+          std::tuple{"ringfork_tasks_failed_total", m.tasks.failed, "Jobs that failed: non-zero exit, output cap, no space."},
+          std::tuple{"ringfork_tasks_timed_out_total", m.tasks.timed_out, "Jobs killed at their timeout."},
+          std::tuple{"ringfork_tasks_cancelled_total", m.tasks.cancelled, "Jobs cancelled, or whose client left."},
+          std::tuple{"ringfork_tasks_errors_total", m.tasks.errors, "Jobs whose runner died or that a signal ended."}}) {
         prom_head(o, name, "counter", help);
         fmt::format_to(o, "{} {}\n", name, value);
     }
@@ -237,6 +236,10 @@ std::string render_prometheus(const stats_model& m)
                        t.responses_by_status[i]);
     prom_head(o, "ringfork_connections_open", "gauge", "Connections open now.");
     fmt::format_to(o, "ringfork_connections_open {}\n", t.connections_open);
+    prom_head(o, "ringfork_tasks_queued", "gauge", "Jobs waiting for a task runner now.");
+    fmt::format_to(o, "ringfork_tasks_queued {}\n", m.task_queued);
+    prom_head(o, "ringfork_tasks_running", "gauge", "Jobs running now.");
+    fmt::format_to(o, "ringfork_tasks_running {}\n", m.task_running);
 
     // Bucket i holds samples below 2^i us, so 2^i us is an inclusive upper bound for it.
     prom_head(o, "ringfork_request_duration_seconds", "histogram",

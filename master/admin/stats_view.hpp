@@ -44,8 +44,10 @@ struct stats_model {
     master_view master;
     ipc::worker_stats totals{};
     std::vector<worker_view> workers;
-    ipc::task_stats tasks{};   ///< Task runners' counters, live and retired.
+    ipc::task_stats tasks{};   ///< The task broker's counters.
     unsigned task_runners = 0; ///< Runner processes alive now.
+    std::size_t task_queued = 0;  ///< Jobs waiting for a runner now.
+    std::size_t task_running = 0; ///< Jobs running now.
 };
 
 /// The GET /stats document: {"master":…, "totals":…, "workers":[…]}.

@@ -200,6 +200,16 @@ const flag_spec supervision[] = {
      [](options& o, sv v) { return set_seconds(v, o.upgrade_timeout_s); }},
 };
 
+/// SECS for every task, or NAME=SECS for one (--task-timeout, --task-grace).
+std::string set_task_seconds(options& o, std::string_view which, sv v)
+{
+    const auto [task, text] = split_task_value(v);
+    unsigned ms = 0;
+    if (!set_seconds_ms(text, ms).empty())
+        return fmt::format("'{}' is not SECS or NAME=SECS (a positive number of seconds)", v);
+    return set_task_limit(o.tasks, which, task, ms);
+}
+
 const flag_spec tasks[] = {
     {"--task", "NAME=COMMAND", "run COMMAND for POST /tasks/NAME (repeatable; builtin:prime, builtin:fib)",
      [](options& o, sv v) {
@@ -215,11 +225,48 @@ const flag_spec tasks[] = {
      [](options& o, sv v) { return set_count(v, 1, 4096, o.tasks.runners); }},
     {"--task-queue", "N", "jobs waiting for a runner before 503 (default 64)",
      [](options& o, sv v) { return set_count(v, 1, 4096, o.tasks.queue); }},
-    {"--task-timeout", "SECS", "job deadline, then its process group is killed and 504 (default 30)",
-     [](options& o, sv v) { return set_seconds_ms(v, o.tasks.timeout_ms); }},
-    {"--task-spool", "DIR", "job outputs and results (default $XDG_RUNTIME_DIR/ringfork-tasks)",
+    {"--task-queue-timeout", "SECS", "a synchronous job still queued then gets 503 (default 30)",
+     [](options& o, sv v) { return set_seconds_ms(v, o.tasks.queue_timeout_ms); }},
+    {"--task-timeout", "[NAME=]SECS", "from a job's start, then SIGTERM to its process group and 504 (default 30)",
+     [](options& o, sv v) { return set_task_seconds(o, "timeout", v); }},
+    {"--task-grace", "[NAME=]SECS", "after that SIGTERM, SIGKILL (default 1)",
+     [](options& o, sv v) { return set_task_seconds(o, "grace", v); }},
+    {"--task-concurrency", "[NAME=]N", "jobs of a task running at once (default 0: no limit but the runners)",
+     [](options& o, sv v) -> std::string {
+         const auto [task, text] = split_task_value(v);
+         unsigned n = 0;
+         if (!set_count(text, 0, 4096, n).empty())
+             return fmt::format("'{}' is not N or NAME=N (N from 0 to 4096)", v);
+         return set_task_limit(o.tasks, "concurrency", task, n);
+     }},
+    {"--task-max-jobs", "N", "replace a runner after about N jobs (default 0: never)",
+     [](options& o, sv v) { return set_count(v, 0, 1'000'000'000, o.tasks.max_jobs); }},
+    {"--task-max-rss", "MB", "replace a runner whose memory is above MB after a job (default 0: never)",
+     [](options& o, sv v) {
+         unsigned mb = 0;
+         std::string why = set_count(v, 0, 1'000'000, mb);
+         o.tasks.max_rss_kb = std::uint64_t(mb) * 1024;
+         return why;
+     }},
+    {"--task-max-output", "BYTES", "output kept per job; beyond it the job fails (default 64m)",
+     [](options& o, sv v) {
+         unsigned long long bytes = 0;
+         std::string why = set_size(v, ~0ull, bytes);
+         if (why.empty())
+             o.tasks.max_output = bytes;
+         return why;
+     }},
+    {"--task-spool", "DIR", "job states and outputs (default $XDG_RUNTIME_DIR/ringfork-tasks)",
      [](options& o, sv v) { return set_text(v, "directory", o.tasks.spool); }},
-    {"--task-ttl", "SECS", "spool files kept this long (default 3600)",
+    {"--task-spool-max", "BYTES", "ended jobs' files beyond this go, oldest first (default 1g)",
+     [](options& o, sv v) {
+         unsigned long long bytes = 0;
+         std::string why = set_size(v, ~0ull, bytes);
+         if (why.empty())
+             o.tasks.spool_max = bytes;
+         return why;
+     }},
+    {"--task-ttl", "SECS", "ended jobs' files kept this long (default 3600)",
      [](options& o, sv v) {
          unsigned ms = 0;
          std::string why = set_seconds_ms(v, ms);

@@ -163,20 +163,23 @@ parse_outcome finish(options& out, action what)
                              [&](const task_spec& t) { return t.name == name; }))
                 out.tasks.tasks.push_back({name, {}, name});
     }
-    if (out.tasks.spool.empty()) {
-        const char* runtime = std::getenv("XDG_RUNTIME_DIR");
-        out.tasks.spool = runtime && *runtime ? fmt::format("{}/ringfork-tasks", runtime)
-                                              : fmt::format("/tmp/ringfork-tasks-{}", getuid());
-    }
+    if (out.tasks.spool.empty())
+        out.tasks.spool = default_spool_dir(::geteuid(), std::getenv("XDG_RUNTIME_DIR"));
+    if (std::string error; !check_task_settings(out.tasks, error))
+        return {action::serve, error};
     std::string why;
     auto who = resolve_run_as(out.user, ::geteuid(), ::getegid(), why);
     if (!who)
         return {action::serve, fmt::format("--user: {}", why)};
     out.run_as = std::move(*who);
+    // The spool belongs to whoever runs the jobs and reads their files: the children's user.
+    out.tasks.owner = out.run_as.switch_user ? ipc::spool_owner{out.run_as.uid, out.run_as.gid}
+                                             : ipc::spool_owner{::geteuid(), ::getegid()};
     if (std::string proxy_error = ipc::resolve_proxy(out.worker.proxy, !out.worker.root.empty()); !proxy_error.empty())
         return {action::serve, proxy_error};
     out.worker.task_spool = out.tasks.spool;
-    out.worker.task_timeout_ms = out.tasks.timeout_ms;
+    // The master answers every synchronous job before this; the worker's own deadline is a backstop.
+    out.worker.task_timeout_ms = worker_task_wait_ms(out.tasks);
     if (std::string clash = check_routes(out); !clash.empty())
         return {action::serve, clash};
     return {what, {}};

@@ -9,7 +9,7 @@
 
 #include "ipc/worker_start.hpp"
 #include "master/config/run_as.hpp"
-#include "master/tasks/task_runner.hpp"
+#include "master/tasks/task_settings.hpp"
 #include "net/address.hpp"
 
 namespace ringfork::detail {

@@ -161,20 +161,16 @@ int supervisor::run()
         return 1;
     announce_identity();
     if (!opts_.tasks.tasks.empty()) {
-        pool_ = std::make_unique<task_pool>(opts_.tasks);
+        pool_ = std::make_unique<broker>(opts_.tasks);
         if (!pool_->open(error)) {
             net::log::error("task pool: {}", error);
             return 1;
         }
-        if (opts_.run_as.switch_user) {
-            // The runners and workers write and read the spool as the children's user.
-            for (const std::string& dir : {opts_.tasks.spool, opts_.tasks.spool + "/tmp"})
-                if (::fchownat(AT_FDCWD, dir.c_str(), opts_.run_as.uid, opts_.run_as.gid, AT_SYMLINK_NOFOLLOW) != 0) {
-                    net::log::error("task pool: {}", net::sys_error("chown", dir, errno));
-                    return 1;
-                }
-        }
-        opts_.worker.task_pool = pool_->address();
+        opts_.worker.task_pool = pool_->intake_address();
+        pool_->set_known_children([this](pid_t p) {
+            return p == successor_ ||
+                   std::any_of(workers_.begin(), workers_.end(), [p](const worker_proc& w) { return w.pid == p; });
+        });
         pool_->start(net::monotonic_ms());
     }
     if (!inherited)
@@ -201,8 +197,8 @@ int supervisor::run()
             fds.push_back({w.channel.get(), POLLIN, 0});
         const std::size_t channels_end = fds.size();
         if (pool_)
-            for (int fd : pool_->poll_fds())
-                fds.push_back({fd, POLLIN, 0});
+            pool_->add_pollfds(fds);
+        const std::size_t pool_end = fds.size();
         fds.push_back({successor_fd_.get(), POLLIN, 0});
         fds.push_back({predecessor_fd_.get(), POLLIN, 0});
         const std::size_t others_end = fds.size();
@@ -221,21 +217,21 @@ int supervisor::run()
                 for (worker_proc& w : workers_)
                     if (w.channel.get() == fds[i].fd)
                         read_channel(w);
-        for (std::size_t i = channels_end; i < others_end; ++i) {
+        for (std::size_t i = pool_end; i < others_end; ++i) {
             if (!fds[i].revents || fds[i].fd < 0)
                 continue;
             if (fds[i].fd == successor_fd_.get())
                 on_successor_message();
             else if (fds[i].fd == predecessor_fd_.get())
                 on_predecessor_message();
-            else if (pool_)
-                pool_->on_readable(fds[i].fd);
         }
+        const std::span<const pollfd> polled(fds);
+        if (pool_)
+            pool_->handle(polled.subspan(channels_end, pool_end - channels_end), net::monotonic_ms());
         if (fds[0].revents & POLLIN)
             on_signal();
 
         const std::uint64_t now = net::monotonic_ms();
-        const std::span<const pollfd> polled(fds);
         control_.handle(polled.subspan(others_end, control_end - others_end), now);
         admin_.handle(polled.subspan(control_end), now);
         check_deadlines(now);
@@ -474,14 +470,14 @@ void supervisor::begin_stop(bool graceful)
         for (worker_proc& w : workers_)
             drain(w);
         if (pool_)
-            pool_->stop(true);
+            pool_->stop(true, now);
         kill_at_ms_ = now + static_cast<std::uint64_t>(opts_.shutdown_timeout_s * 1000);
     } else {
         fast_stop_ = true;
         for (const worker_proc& w : workers_)
             ::kill(w.pid, SIGINT);
         if (pool_)
-            pool_->stop(false);
+            pool_->stop(false, now);
         kill_at_ms_ = now + 1000;
     }
 }
@@ -564,10 +560,10 @@ void supervisor::check_deadlines(std::uint64_t now)
                 if (!slot_has_server(i, 0) && !slots_[i].retiring && !spawn(i))
                     slots_[i].respawn_at_ms = now + backoff::max_ms;
             }
-        if (pool_)
-            (void)pool_->tick(now);
         check_watchdog(now);
     }
+    if (pool_)
+        pool_due_ms_ = pool_->tick(now); // while stopping too: it winds the pool down
     if (successor_ && !handed_over_ && successor_deadline_ms_ && now >= successor_deadline_ms_) {
         net::log::error("upgrade failed: new master {} not ready in time; stopping it, still serving", successor_);
         stop_successor(now);
@@ -602,8 +598,8 @@ int supervisor::poll_timeout_ms() const
             next = std::min(next, s.respawn_at_ms);
     if (kill_at_ms_)
         next = std::min(next, kill_at_ms_);
-    if (successor_kill_at_ms_)
-        next = std::min(next, successor_kill_at_ms_);
+    if (pool_due_ms_)
+        next = std::min(next, pool_due_ms_);
     if (successor_ || !workers_.empty())
         next = std::min(next, now + 250); // watchdog, drain deadlines, handover snapshots
     for (std::uint64_t d : {control_.next_deadline_ms(), admin_.next_deadline_ms()})

@@ -20,7 +20,7 @@
 #include "master/admin/control.hpp"
 #include "master/config/options.hpp"
 #include "master/admin/stats_view.hpp"
-#include "master/tasks/task_pool.hpp"
+#include "master/tasks/broker.hpp"
 #include "net/fd.hpp"
 
 namespace ringfork::master {
@@ -149,7 +149,8 @@ private:
     std::uint64_t started_ms_ = 0;
     std::uint64_t kill_at_ms_ = 0;  ///< Non-zero while stopping: SIGKILL what is left then.
     unsigned respawns_ = 0;
-    std::unique_ptr<task_pool> pool_;
+    std::unique_ptr<broker> pool_;
+    std::uint64_t pool_due_ms_ = 0;  ///< When the task broker next has something to do (0: nothing).
     // Rolling restart: slots still to restart, and slots whose new worker is not ready yet.
     std::deque<unsigned> rolling_queue_;
     std::vector<unsigned> rolling_active_;

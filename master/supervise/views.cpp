@@ -79,7 +79,9 @@ stats_model supervisor::model() const
     m.totals.merge(inherited_);
     if (pool_) {
         m.tasks = pool_->totals();
-        m.task_runners = pool_->running_runners();
+        m.task_runners = pool_->live_runners();
+        m.task_queued = pool_->queued();
+        m.task_running = pool_->running();
     }
     for (const worker_proc& w : workers_) {
         m.totals.merge(w.last);

@@ -1,50 +1,15 @@
-// Built-in tasks: prime and fib.
+// Built-in function tasks: prime and fib.
 #include "master/tasks/builtin_tasks.hpp"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
+
+#include <fmt/format.h>
+
+#include "master/tasks/registry.hpp"
 
 namespace ringfork::master {
 
 namespace {
-
-/// Writes all of `text`, retrying on EINTR; a failing write is dropped (nowhere to report it).
-void write_all(int fd, std::string_view text) noexcept
-{
-    while (!text.empty()) {
-        const ssize_t w = ::write(fd, text.data(), text.size());
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        text.remove_prefix(static_cast<std::size_t>(w));
-    }
-}
-
-/// A line assembled in a fixed stack buffer: no allocation in the job child.
-class line_buffer {
-public:
-    line_buffer& operator<<(std::string_view s) noexcept
-    {
-        for (char c : s)
-            if (size_ < sizeof data_)
-                data_[size_++] = c;
-        return *this;
-    }
-    line_buffer& operator<<(std::uint64_t v) noexcept
-    {
-        char digits[24];
-        const auto r = std::to_chars(digits, digits + sizeof digits, v);
-        return *this << std::string_view(digits, static_cast<std::size_t>(r.ptr - digits));
-    }
-    [[nodiscard]] std::string_view view() const noexcept { return {data_, size_}; }
-
-private:
-    char data_[256];
-    std::size_t size_ = 0;
-};
 
 /// The decimal u64 argument "n", or nullopt when it is missing or not all digits.
 std::optional<std::uint64_t> n_argument(std::string_view args) noexcept
@@ -59,42 +24,9 @@ std::optional<std::uint64_t> n_argument(std::string_view args) noexcept
     return n;
 }
 
-int prime_task(std::string_view args, int out_fd, int err_fd) noexcept
-{
-    const auto n = n_argument(args);
-    if (!n) {
-        write_all(err_fd, "prime: missing or invalid argument (want n=<decimal 0..18446744073709551615>)\n");
-        return 2;
-    }
-    const prime_check c = check_prime(*n);
-    line_buffer line;
-    line << *n;
-    if (c.prime)
-        line << " is prime\n";
-    else if (c.divisor != 0)
-        line << " is not prime: divisible by " << c.divisor << "\n";
-    else
-        line << " is not prime\n";
-    write_all(out_fd, line.view());
-    return 0;
-}
-
-int fib_task(std::string_view args, int out_fd, int err_fd) noexcept
-{
-    const auto n = n_argument(args);
-    if (!n || *n > fib_max_n) {
-        write_all(err_fd, "fib: missing or invalid argument (want n=<0..92>)\n");
-        return 2;
-    }
-    line_buffer line;
-    line << naive_fib(static_cast<unsigned>(*n)) << "\n";
-    write_all(out_fd, line.view());
-    return 0;
-}
+bool emit_text(task_context& ctx, std::string_view text) { return ctx.emit({text.data(), text.size()}); }
 
 } // namespace
-
-bool is_builtin_task(std::string_view name) noexcept { return name == "prime" || name == "fib"; }
 
 prime_check check_prime(std::uint64_t n) noexcept
 {
@@ -124,16 +56,32 @@ std::optional<std::string_view> query_value(std::string_view query, std::string_
     return std::nullopt;
 }
 
-int run_builtin_task(std::string_view name, std::string_view args, int out_fd, int err_fd) noexcept
+int prime_task(task_context& ctx, std::span<const char>)
 {
-    if (name == "prime")
-        return prime_task(args, out_fd, err_fd);
-    if (name == "fib")
-        return fib_task(args, out_fd, err_fd);
-    line_buffer line;
-    line << "unknown builtin task " << name << "\n";
-    write_all(err_fd, line.view());
-    return 2;
+    const auto n = n_argument(ctx.args());
+    if (!n) {
+        ctx.error("prime: missing or invalid argument (want n=<decimal 0..18446744073709551615>)\n");
+        return 2;
+    }
+    const prime_check c = check_prime(*n);
+    if (c.prime)
+        emit_text(ctx, fmt::format("{} is prime\n", *n));
+    else if (c.divisor != 0)
+        emit_text(ctx, fmt::format("{} is not prime: divisible by {}\n", *n, c.divisor));
+    else
+        emit_text(ctx, fmt::format("{} is not prime\n", *n));
+    return 0;
+}
+
+int fib_task(task_context& ctx, std::span<const char>)
+{
+    const auto n = n_argument(ctx.args());
+    if (!n || *n > fib_max_n) {
+        ctx.error("fib: missing or invalid argument (want n=<0..92>)\n");
+        return 2;
+    }
+    emit_text(ctx, fmt::format("{}\n", naive_fib(static_cast<unsigned>(*n))));
+    return 0;
 }
 
 } // namespace ringfork::master
