@@ -1,6 +1,8 @@
-// The master <-> task runner channel: fixed-size messages over one SOCK_SEQPACKET pair per
-// runner, with a job's socket attached to run_job (SCM_RIGHTS). Owns the message layout
-// and descriptor passing; leaves brokering to master/tasks and running jobs to the runner.
+// The task messages on the master's channels: worker -> master job_submit (the job's socket
+// attached with SCM_RIGHTS) and job_cancel (a reply socket attached) on a worker's channel,
+// and the master <-> runner channel (run_job with the job's socket; ready, started,
+// progress, done). Owns the message layouts and descriptor passing; leaves brokering to
+// master/tasks, running jobs to the runner and HTTP to the worker.
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +17,26 @@
 namespace ringfork::ipc {
 
 inline constexpr std::uint16_t runner_protocol_version = 1;
+
+/// Type bytes of the task messages on a worker's channel; they share the channel with
+/// ipc::message and are told apart by size, version and this byte.
+enum class worker_task_msg : std::uint8_t {
+    job_submit = 32, ///< `job`; the job's socket attached.
+    job_cancel = 33, ///< `job.id`; a reply socket attached, answered with one cancel record.
+};
+
+/// Worker -> master: a job to queue, or one to cancel.
+struct worker_task_message {
+    std::uint16_t version = task_protocol_version;
+    worker_task_msg type = worker_task_msg::job_submit;
+    std::uint8_t reserved = 0;
+    job_header job{};
+};
+
+static_assert(std::is_trivially_copyable_v<worker_task_message>);
+
+/// The packet is a worker_task_message (size, version, type), not a channel message.
+[[nodiscard]] bool is_worker_task_message(const void* data, std::size_t size) noexcept;
 
 enum class runner_msg : std::uint8_t {
     // master -> runner

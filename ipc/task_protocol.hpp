@@ -40,7 +40,6 @@ enum job_flag : std::uint8_t {
     job_stream = 2,      ///< Output is also sent as output records while the job runs.
     job_progress = 4,    ///< Progress lines are also sent as progress records.
     job_cancel_on_close = 8, ///< The submitter closing its end cancels the job (synchronous jobs).
-    job_stream_intake = 0x80, ///< Master -> runner only: the socket is a stream intake connection.
 };
 
 /// Submitter -> master (job_submit) and master -> runner (run_job): what to run.
@@ -64,6 +63,7 @@ enum class record_type : std::uint8_t {
     queued = 1,   ///< master -> submitter: the job is in the queue (no payload).
     rejected = 2, ///< master -> submitter: rejected_record; nothing follows.
     result = 3,   ///< master -> submitter: result_record; the last record.
+    cancel = 4,   ///< master -> canceller, on a job_cancel's reply socket: cancel_record.
     started = 8,  ///< runner -> submitter: started_record.
     output = 9,   ///< runner -> submitter: output_head, then output bytes (job_stream).
     progress = 10,///< runner -> submitter: one progress line (job_progress).
@@ -88,6 +88,18 @@ struct output_head {
 
 struct rejected_record {
     reject_reason reason = reject_reason::none;
+};
+
+/// What a cancel did.
+enum class cancel_result : std::uint8_t {
+    cancelled = 0,  ///< It was queued: it never runs.
+    cancelling = 1, ///< It runs: SIGTERM now, SIGKILL after its grace.
+    ended = 2,      ///< It had ended already.
+    unknown = 3,    ///< No such job.
+};
+
+struct cancel_record {
+    cancel_result result = cancel_result::unknown;
 };
 
 struct started_record {
@@ -249,6 +261,3 @@ inline void task_stats::merge(const task_stats& other) noexcept
 }
 
 } // namespace ringfork::ipc
-
-// The worker's loop still speaks the stream wire below until its task client is a body source.
-#include "ipc/task_stream.hpp"

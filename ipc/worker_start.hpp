@@ -27,9 +27,9 @@ struct worker_settings {
     bool serve_dotfiles = false;
     bool autoindex = false;
     std::string access_log;       ///< Combined-format log path (empty: off); the master opens it.
-    std::string task_pool;        ///< Pool socket address ("@name": abstract); empty: no tasks.
-    std::string task_spool;       ///< Directory of job output and results.
-    unsigned task_timeout_ms = 30000;
+    bool task_pool = false;       ///< The master runs a task pool: jobs go to it over the channel.
+    std::string task_spool;       ///< The task spool (job states and outputs).
+    unsigned task_timeout_ms = 30000; ///< Longest wait for a synchronous job (the master answers first).
     http::limits limits;
     unsigned max_connections = 10000;   ///< Per worker; accept pauses above it.
     unsigned header_timeout_ms = 10000; ///< Whole request head, from its first byte.

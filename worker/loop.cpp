@@ -35,6 +35,7 @@ loop::loop(const ipc::worker_start& start, const router& routes, std::string& er
       conns_(ring_, buffers_, env_), acceptor_(ring_, start, env_, conns_), link_(ring_, start)
 {
     date_.update(env_.wall_now);
+    env_.master_channel = start.channel_fd;
     ring_ = net::ring::create(ring_entries, error);
     if (!ring_)
         return;

@@ -16,7 +16,10 @@
 #include "ipc/task_protocol.hpp"
 #include "net/error.hpp"
 #include "net/log.hpp"
+#include "worker/chunked_body.hpp"
 #include "worker/file_cache.hpp"
+#include "worker/job_cancel.hpp"
+#include "worker/job_follow.hpp"
 
 namespace ringfork::worker {
 
@@ -40,12 +43,12 @@ std::string random_id()
     return id;
 }
 
-/// True when the query string has "async=1" as one of its parameters.
-bool wants_async(std::string_view query)
+/// True when the query string has `param` ("async=1") as one of its parameters.
+bool has_param(std::string_view query, std::string_view param)
 {
     while (!query.empty()) {
         const auto amp = query.find('&');
-        if (query.substr(0, amp) == "async=1")
+        if (query.substr(0, amp) == param)
             return true;
         if (amp == std::string_view::npos)
             break;
@@ -59,13 +62,6 @@ std::uint64_t unix_ms()
     timespec ts{};
     ::clock_gettime(CLOCK_REALTIME, &ts);
     return std::uint64_t(ts.tv_sec) * 1000 + std::uint64_t(ts.tv_nsec) / 1'000'000;
-}
-
-/// The spool the loop names by path when a synchronous job ends.
-spool_access& spool_for(const std::string& path)
-{
-    static std::map<std::string, spool_access> attached;
-    return attached.try_emplace(path, path).first->second;
 }
 
 /// Writes all of `body` to `fd`; false on a short write (out of space) or an error.
@@ -105,6 +101,12 @@ file_body file_of(net::unique_fd fd, std::uint64_t size)
 
 } // namespace
 
+spool_access& spool_for(const std::string& path)
+{
+    static std::map<std::string, spool_access> attached;
+    return attached.try_emplace(path, path).first->second;
+}
+
 const ipc::spool* spool_access::get()
 {
     if (spool_)
@@ -122,21 +124,21 @@ const ipc::spool* spool_access::get()
 }
 
 task_job make_job(std::string id, std::string_view name, std::string_view args, std::span<const char> body,
-                  bool async, bool body_in_file)
+                  bool async, bool stream, std::string spool)
 {
     task_job job;
-    job.id = id.empty() ? random_id() : std::move(id);
-    ipc::job_request head;
-    head.async = async ? 1 : 0;
-    head.flags = body_in_file ? ipc::stream_body_in_file : 0;
-    head.body_length = static_cast<std::uint32_t>(body.size());
-    ipc::set_text(head.id, job.id);
-    ipc::set_text(head.name, name);
-    ipc::set_text(head.args, args);
-    job.payload.assign(reinterpret_cast<const char*>(&head), sizeof head);
-    if (!body_in_file && !body.empty())
-        job.payload.append(body.data(), body.size());
-    job.async = async;
+    ipc::job_header& h = job.header;
+    if (async)
+        h.flags = ipc::job_async;
+    else
+        h.flags = static_cast<std::uint8_t>(ipc::job_cancel_on_close | (stream ? ipc::job_stream : 0));
+    h.body_length = static_cast<std::uint32_t>(body.size());
+    ipc::set_text(h.id, id.empty() ? random_id() : id);
+    ipc::set_text(h.name, name);
+    ipc::set_text(h.args, args);
+    if (!async)
+        job.body.assign(body.data(), body.size());
+    job.spool = std::move(spool);
     return job;
 }
 
@@ -151,7 +153,10 @@ void task_submit_handler::handle(const request_view& req, http::response_writer&
         http::write_error(w, 414);
         return;
     }
-    const bool async = wants_async(req.head.query);
+    const bool async = has_param(req.head.query, "async=1");
+    // Streaming needs chunked framing and trailers: HTTP/1.1 only; 1.0 clients get the
+    // answer whole.
+    const bool stream = !async && has_param(req.head.query, "stream=1") && req.head.version_minor >= 1;
     std::string id;
     if (async) {
         // The body goes to the spool now, so the answer never waits for a runner to read it.
@@ -171,7 +176,8 @@ void task_submit_handler::handle(const request_view& req, http::response_writer&
             return;
         }
     }
-    later.source = std::make_unique<task_client>(make_job(std::move(id), name, req.head.query, req.body, async, async));
+    later.source = std::make_unique<task_client>(
+        make_job(std::move(id), name, req.head.query, req.body, async, stream, spool_.path()));
 }
 
 void builtin_task_handler::handle(const request_view& req, http::response_writer& w, deferred& later)
@@ -180,23 +186,12 @@ void builtin_task_handler::handle(const request_view& req, http::response_writer
         http::write_error(w, 414);
         return;
     }
-    later.source = std::make_unique<task_client>(make_job({}, task_, req.head.query, {}, false, false));
+    later.source = std::make_unique<task_client>(make_job({}, task_, req.head.query, {}, false, false, spool_));
 }
 
 file_body write_job_response(http::response_writer& w, const std::string& spool_path, const std::string& id,
                              const job_result_view& result, bool keep)
 {
-    if (result.status == 503 || result.status == 404) {
-        // Rejected before it ran: the stream wire carries the reason in exit_code.
-        const auto why = static_cast<ipc::reject_reason>(result.exit_code);
-        w.start(result.status);
-        w.header("Content-Type", "text/plain; charset=utf-8");
-        if (result.status == 503)
-            w.header("Retry-After", "1");
-        w.header("X-Task-Job", id);
-        w.finish(fmt::format("{}\n", ipc::reject_text(result.status == 404 ? ipc::reject_reason::unknown_task : why)));
-        return {};
-    }
     const ipc::spool* spool = spool_for(spool_path).get();
     int err = ENOENT;
     net::unique_fd fd = spool ? spool->open_read(id, ipc::spool::file::out, err) : net::unique_fd{};
@@ -226,21 +221,27 @@ void job_status_handler::handle(const request_view& req, http::response_writer& 
     rest.remove_prefix(id.size());
     const bool output = rest == "/output";
     const bool stderr_file = rest == "/stderr";
-    const ipc::spool* spool = spool_.get();
-    if (!ipc::valid_job_id(id) || !(rest.empty() || output || stderr_file) || spool == nullptr) {
-        http::write_error(w, spool == nullptr && ipc::valid_job_id(id) ? 503 : 404);
+    if (!ipc::valid_job_id(id) || !(rest.empty() || output || stderr_file)) {
+        http::write_error(w, 404);
         return;
     }
-    // A state record, or the marker of an async job the master has not read yet (queued).
-    auto state = spool->read_state(id);
-    if (!state) {
-        int err = 0;
-        if (!spool->open_read(id, ipc::spool::file::run, err)) {
-            http::write_error(w, 404);
+    if (req.head.verb == http::method::delete_) {
+        if (!rest.empty()) {
+            http::write_error(w, 405, "Allow: GET, HEAD\r\n");
             return;
         }
-        state.emplace();
-        state->state = ipc::job_state::queued;
+        later.source = std::make_unique<job_cancel>(std::string(id));
+        return;
+    }
+    const ipc::spool* spool = spool_.get();
+    if (spool == nullptr) {
+        http::write_error(w, 503);
+        return;
+    }
+    const auto state = spool->read_state(id);
+    if (!state) {
+        http::write_error(w, 404);
+        return;
     }
     const bool ended = ipc::ended(state->state);
     if (!output && !stderr_file) {
@@ -249,6 +250,15 @@ void job_status_handler::handle(const request_view& req, http::response_writer& 
             w.header("Retry-After", "1");
         w.header("Content-Type", "application/json");
         w.finish(ipc::job_state_json(id, *state, unix_ms()));
+        return;
+    }
+    if (output && has_param(req.head.query, "follow=1") && req.head.version_minor >= 1 && !w.context().head) {
+        // From the start, then as it grows, until it ends: chunks, then trailers.
+        w.start(200);
+        w.header("Content-Type", "text/plain; charset=utf-8");
+        w.header("X-Task-Job", id);
+        finish_chunked_head(w);
+        later.source = std::make_unique<job_follow>(spool_.path(), std::string(id));
         return;
     }
     int err = 0;

@@ -28,6 +28,7 @@ public:
     explicit spool_access(std::string path) : path_(std::move(path)) {}
     /// The spool, or null when it cannot be attached (logged once).
     [[nodiscard]] const ipc::spool* get();
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
 private:
     std::string path_;
@@ -35,8 +36,12 @@ private:
     bool failed_ = false;
 };
 
+/// The spool at `path`, attached once per worker (the task client reads outputs there).
+[[nodiscard]] spool_access& spool_for(const std::string& path);
+
 /// POST /tasks/NAME: runs task NAME with the request body as its input. With ?async=1 the
-/// body goes to <id>.in first and the answer is 202 at once.
+/// body goes to <id>.in first and the answer is 202 once the job is queued; with ?stream=1
+/// the output comes as a chunked body while the job writes it.
 class task_submit_handler final : public handler {
 public:
     explicit task_submit_handler(std::string spool) : spool_(std::move(spool)) {}
@@ -49,15 +54,17 @@ private:
 /// GET /prime?n=, GET /fib?n=: a built-in task, run synchronously in the pool.
 class builtin_task_handler final : public handler {
 public:
-    explicit builtin_task_handler(std::string task) : task_(std::move(task)) {}
+    builtin_task_handler(std::string task, std::string spool) : task_(std::move(task)), spool_(std::move(spool)) {}
     void handle(const request_view& req, http::response_writer& w, deferred& later) override;
 
 private:
     std::string task_;
+    std::string spool_;
 };
 
 /// GET /tasks/jobs/ID: the job's state as JSON (202 while queued or running, 200 once it
-/// ended); /output and /stderr: what it wrote so far; 404 for an unknown id.
+/// ended); /output and /stderr: what it wrote so far (/output?follow=1: until it ends);
+/// DELETE /tasks/jobs/ID: cancel it. 404 for an unknown id.
 class job_status_handler final : public handler {
 public:
     explicit job_status_handler(std::string spool) : spool_(std::move(spool)) {}
@@ -68,9 +75,9 @@ private:
 };
 
 /// A job for task `name` with `args` and the request body, under `id` (a fresh random one
-/// when empty). An async job's body must already be in the spool (`body_in_file`).
+/// when empty). An async job's body must already be in the spool.
 [[nodiscard]] task_job make_job(std::string id, std::string_view name, std::string_view args,
-                                std::span<const char> body, bool async, bool body_in_file);
+                                std::span<const char> body, bool async, bool stream, std::string spool);
 
 /// Writes the response to a synchronous job that ended with `result` and returns the output
 /// body to stream (the spool file, opened; the job's files then removed unless `keep`).

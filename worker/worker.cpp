@@ -59,9 +59,9 @@ int run_worker(const worker_start& start)
         route(app.add(routes, worker::get_head, "/", worker::welcome));
     worker::task_submit_handler submit(s.task_spool);
     worker::job_status_handler jobs(s.task_spool);
-    worker::builtin_task_handler prime("prime"), fib("fib");
-    if (!s.task_pool.empty()) {
-        route(routes.add_prefix("/tasks/jobs/", worker::get_head, &jobs));
+    worker::builtin_task_handler prime("prime", s.task_spool), fib("fib", s.task_spool);
+    if (s.task_pool) {
+        route(routes.add_prefix("/tasks/jobs/", worker::get_head | worker::bit(http::method::delete_), &jobs));
         route(routes.add_prefix("/tasks/", worker::bit(http::method::post), &submit));
         if (s.demo) {
             route(routes.add("/prime", worker::get_head, &prime));

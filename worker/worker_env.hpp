@@ -33,6 +33,7 @@ struct worker_env {
     const net::peer_ip* peer = nullptr; ///< The client of the connection being served (when logging).
     int client_fd = -1;                 ///< Its socket, to look the peer up for a handler.
     app_runtime* app = nullptr;         ///< The library's per-worker state (file roots, posts).
+    int master_channel = -1;            ///< The channel to the master, for task messages (job_submit, job_cancel).
 };
 
 } // namespace ringfork::worker

@@ -75,9 +75,9 @@ void supervisor::start_reload()
         opts_.access_log_follow_symlinks = fresh.access_log_follow_symlinks;
     }
     // Listeners, control, admin and the task pool stay; worker settings and counts apply.
-    const std::string pool_address = opts_.worker.task_pool;
+    const bool pool = opts_.worker.task_pool;
     opts_.worker = fresh.worker;
-    opts_.worker.task_pool = pool_address;
+    opts_.worker.task_pool = pool;
     opts_.shutdown_timeout_s = fresh.shutdown_timeout_s;
     opts_.rolling_batch = fresh.rolling_batch;
     opts_.worker_timeout_s = fresh.worker_timeout_s;

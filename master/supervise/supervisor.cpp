@@ -166,7 +166,7 @@ int supervisor::run()
             net::log::error("task pool: {}", error);
             return 1;
         }
-        opts_.worker.task_pool = pool_->intake_address();
+        opts_.worker.task_pool = true;
         pool_->set_known_children([this](pid_t p) {
             return p == successor_ ||
                    std::any_of(workers_.begin(), workers_.end(), [p](const worker_proc& w) { return w.pid == p; });
@@ -283,14 +283,23 @@ bool supervisor::spawn(unsigned index)
 
 void supervisor::read_channel(worker_proc& w)
 {
-    ipc::message m;
+    // The channel also carries task messages, with a job's socket attached: the broker's.
+    alignas(ipc::message) char packet[std::max(sizeof(ipc::message), sizeof(ipc::worker_task_message))];
     for (;;) {
-        const int rc = ipc::recv_message(w.channel.get(), m);
-        if (rc <= 0) {
-            if (rc != -EAGAIN && rc != 0 && rc != -EPROTO)
-                net::log::warn("{}", net::sys_error("recv", fmt::format("channel of worker {}", w.slot), -rc));
+        net::unique_fd attached;
+        const long n = ipc::recv_with_fd(w.channel.get(), packet, sizeof packet, attached);
+        if (n <= 0) {
+            if (n != -EAGAIN && n != 0 && n != -EMSGSIZE)
+                net::log::warn("{}", net::sys_error("recv", fmt::format("channel of worker {}", w.slot), int(-n)));
             return;
         }
+        const std::span<const char> bytes(packet, static_cast<std::size_t>(n));
+        if (pool_ && pool_->on_worker_packet(bytes, std::move(attached), net::monotonic_ms()))
+            continue;
+        if (!ipc::valid_message(packet, n))
+            return;
+        ipc::message m;
+        std::memcpy(&m, packet, sizeof m);
         w.last = m.stats;
         w.last_seen_ms = net::monotonic_ms();
         switch (m.type) {

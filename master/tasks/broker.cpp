@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -44,35 +45,10 @@ std::uint64_t unix_ms()
     return std::uint64_t(ts.tv_sec) * 1000 + std::uint64_t(ts.tv_nsec) / 1'000'000;
 }
 
-ipc::stream_outcome stream_outcome_of(ipc::job_outcome o, ipc::reject_reason why)
-{
-    switch (o) {
-    case ipc::job_outcome::ok: return ipc::stream_outcome::ok;
-    case ipc::job_outcome::failed:
-    case ipc::job_outcome::crashed: return ipc::stream_outcome::failed;
-    case ipc::job_outcome::timed_out: return ipc::stream_outcome::timed_out;
-    case ipc::job_outcome::cancelled: return ipc::stream_outcome::cancelled;
-    case ipc::job_outcome::rejected:
-        return why == ipc::reject_reason::unknown_task ? ipc::stream_outcome::unknown_task
-                                                       : ipc::stream_outcome::rejected;
-    }
-    return ipc::stream_outcome::error;
-}
-
-/// The bytes of a final answer on the job socket: a job_result on the stream wire, a
-/// result record otherwise.
-std::string result_bytes(bool stream_wire, const job_verdict& v, ipc::reject_reason why, int exit_code, int signal,
+/// The final record on a job's socket: `rejected`, or `result`.
+std::string result_bytes(const job_verdict& v, ipc::reject_reason why, int exit_code, int signal,
                          std::uint32_t elapsed_ms, std::uint64_t output_bytes)
 {
-    if (stream_wire) {
-        ipc::job_result r;
-        r.outcome = stream_outcome_of(v.outcome, why);
-        r.exit_code = v.outcome == ipc::job_outcome::rejected ? static_cast<int>(why) : exit_code;
-        r.signal = signal;
-        r.elapsed_ms = elapsed_ms;
-        r.output_bytes = output_bytes;
-        return {reinterpret_cast<const char*>(&r), sizeof r};
-    }
     ipc::record_head head;
     head.type = v.outcome == ipc::job_outcome::rejected ? ipc::record_type::rejected : ipc::record_type::result;
     std::string out;
@@ -95,6 +71,20 @@ std::string result_bytes(bool stream_wire, const job_verdict& v, ipc::reject_rea
     out.assign(reinterpret_cast<const char*>(&head), sizeof head);
     out.append(reinterpret_cast<const char*>(&r), sizeof r);
     return out;
+}
+
+/// Drops the master's last copy of a job socket. Unread records in it (a body nobody ran)
+/// would make the submitter's end report a reset instead of the records queued for it, so
+/// its reading side is shut (no new ones) and emptied first. Only once no runner has it.
+void release_job_socket(net::unique_fd& fd) noexcept
+{
+    if (!fd)
+        return;
+    (void)::shutdown(fd.get(), SHUT_RD);
+    char sink[256];
+    for (int i = 0; i < 4096 && ::recv(fd.get(), sink, sizeof sink, MSG_DONTWAIT | MSG_TRUNC) >= 0; ++i) {
+    }
+    fd.reset();
 }
 
 std::vector<unsigned> concurrency_limits(const task_registry& r)
@@ -120,8 +110,6 @@ bool broker::open(std::string& error)
     spool_ = ipc::spool::open(settings_.spool, settings_.owner, error);
     if (!spool_)
         return false;
-    if (!intake_.open(error))
-        return false;
     // Processes that escape a runner killed mid-job come to the master, which kills them
     // (see kill_unknown_children), instead of living on under init.
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
@@ -132,9 +120,6 @@ bool broker::open(std::string& error)
 void broker::add_pollfds(std::vector<pollfd>& fds)
 {
     polled_.clear();
-    const std::size_t before = fds.size();
-    intake_.add_pollfds(fds);
-    intake_entries_ = fds.size() - before;
     for (const runner_proc& r : runners_) {
         if (!r.channel)
             continue;
@@ -158,17 +143,7 @@ void broker::add_pollfds(std::vector<pollfd>& fds)
 
 void broker::handle(std::span<const pollfd> polled, std::uint64_t now_ms)
 {
-    intake_.handle(polled.first(std::min(intake_entries_, polled.size())), now_ms,
-                   [&](const ipc::job_request& req, net::unique_fd fd) {
-                       ipc::job_header h;
-                       h.flags = req.async ? ipc::job_async : ipc::job_cancel_on_close;
-                       h.body_length = req.body_length;
-                       ipc::set_text(h.id, ipc::text_of(req.id));
-                       ipc::set_text(h.name, ipc::text_of(req.name));
-                       ipc::set_text(h.args, ipc::text_of(req.args));
-                       submit(h, std::move(fd), true, now_ms);
-                   });
-    const auto rest = polled.subspan(std::min(intake_entries_, polled.size()));
+    const auto rest = polled;
     for (std::size_t i = 0; i < rest.size() && i < polled_.size(); ++i) {
         if (!rest[i].revents)
             continue;
@@ -183,7 +158,7 @@ void broker::handle(std::span<const pollfd> polled, std::uint64_t now_ms)
     dispatch(now_ms);
 }
 
-void broker::submit(const ipc::job_header& h, net::unique_fd socket, bool stream_wire, std::uint64_t now_ms)
+void broker::submit(const ipc::job_header& h, net::unique_fd socket, std::uint64_t now_ms)
 {
     ++stats_.submitted;
     const std::string id(ipc::text_of(h.id));
@@ -195,13 +170,12 @@ void broker::submit(const ipc::job_header& h, net::unique_fd socket, bool stream
     const int task = registry_.index_of(ipc::text_of(h.name));
     if (task < 0) {
         ++stats_.unknown_task;
-        reject(h, std::move(socket), stream_wire, ipc::reject_reason::unknown_task, now_ms);
+        reject(h, std::move(socket), ipc::reject_reason::unknown_task);
         return;
     }
     if (stopping_ || queue_.full()) {
         ++stats_.rejected;
-        reject(h, std::move(socket), stream_wire,
-               stopping_ ? ipc::reject_reason::shutting_down : ipc::reject_reason::queue_full, now_ms);
+        reject(h, std::move(socket), stopping_ ? ipc::reject_reason::shutting_down : ipc::reject_reason::queue_full);
         return;
     }
     const job_key key = next_key_++;
@@ -210,47 +184,36 @@ void broker::submit(const ipc::job_header& h, net::unique_fd socket, bool stream
     j.id = id;
     j.task = task;
     j.header = h;
-    j.stream_wire = stream_wire;
     j.waits = (h.flags & ipc::job_async) == 0;
     j.cancel_on_close = j.waits && (h.flags & ipc::job_cancel_on_close) != 0;
     j.submitted_ms = now_ms;
     j.submitted_unix_ms = unix_ms();
     by_id_[id] = key;
-    if (!stream_wire && socket)
-        (void)ipc::send_record(socket.get(), ipc::record_type::queued, {});
-    if (j.waits) {
-        j.socket = std::move(socket);
-    } else {
-        // Nobody waits on the socket: the state in the spool is the answer from now on.
+    if (!j.waits) {
+        // Nobody waits on the socket: the state in the spool is the answer from now on,
+        // there before the submitter hears `queued`.
         write_state(j, ipc::job_state::queued, nullptr, 0, 0, -1, 0);
-        spool_->remove(id, ipc::spool::file::run);
     }
+    if (socket)
+        (void)ipc::send_record(socket.get(), ipc::record_type::queued, {});
+    if (j.waits)
+        j.socket = std::move(socket);
     (void)queue_.push(key, task, j.waits, now_ms);
 }
 
-void broker::reject(const ipc::job_header& h, net::unique_fd socket, bool stream_wire, ipc::reject_reason why,
-                    std::uint64_t now_ms)
+void broker::reject(const ipc::job_header& h, net::unique_fd socket, ipc::reject_reason why)
 {
     const std::string_view id = ipc::text_of(h.id);
     job_end e;
     e.rejected = why;
     const job_verdict v = judge(e);
     net::log::info("task {} job {}: rejected ({})", ipc::text_of(h.name), id, v.reason);
-    if ((h.flags & ipc::job_async) != 0 && ipc::valid_job_id(id)) {
-        // An async job from the stream intake was answered 202 already: its state says why.
-        job j;
-        j.id = id;
-        j.header = h;
-        j.submitted_ms = now_ms;
-        j.submitted_unix_ms = unix_ms();
-        write_state(j, ipc::job_state::failed, &v, 0, 0, -1, 0);
-        spool_->remove(id, ipc::spool::file::run);
-        spool_->remove(id, ipc::spool::file::in);
-        return;
-    }
+    if ((h.flags & ipc::job_async) != 0 && ipc::valid_job_id(id))
+        spool_->remove(id, ipc::spool::file::in); // its submitter answers 503: nobody runs it
     if (socket) {
-        const std::string bytes = result_bytes(stream_wire, v, why, -1, 0, 0, 0);
+        const std::string bytes = result_bytes(v, why, -1, 0, 0, 0);
         (void)::send(socket.get(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        release_job_socket(socket);
     }
 }
 
@@ -268,8 +231,6 @@ void broker::dispatch(std::uint64_t now_ms)
         ipc::runner_message m;
         m.type = ipc::runner_msg::run_job;
         m.job = j.header;
-        if (j.stream_wire)
-            m.job.flags |= ipc::job_stream_intake;
         ipc::set_text(m.id, j.id);
         if (const int rc = ipc::send_runner_message(r.channel.get(), m, j.waits ? j.socket.get() : -1); rc != 0) {
             net::log::warn("{}", net::sys_error("send", fmt::format("run_job to task runner {}", r.index), -rc));
@@ -334,30 +295,60 @@ void broker::kill_job(job& j, kill_reason why, std::uint64_t now_ms)
     j.kill_at_ms = now_ms + registry_.entries()[static_cast<std::size_t>(j.task)].limits.grace_ms;
 }
 
-std::string broker::cancel(std::string_view id, std::uint64_t now_ms)
+ipc::cancel_result broker::cancel(std::string_view id, std::uint64_t now_ms, std::string& what)
 {
     job* j = find(id);
     if (j == nullptr) {
-        if (!ipc::valid_job_id(id))
-            return "not a job id";
-        const auto st = spool_->read_state(id);
-        return st ? fmt::format("already ended: {}", ipc::state_name(st->state)) : "no such job";
+        const auto st = ipc::valid_job_id(id) ? spool_->read_state(id) : std::nullopt;
+        if (!st) {
+            what = "no such job";
+            return ipc::cancel_result::unknown;
+        }
+        what = fmt::format("already {}", ipc::state_name(st->state));
+        return ipc::ended(st->state) ? ipc::cancel_result::ended : ipc::cancel_result::unknown;
     }
     switch (j->state) {
     case phase::queued: {
+        net::log::info("task job {}: cancelled while queued", j->id);
         queue_.remove(j->key);
         job_end e;
         e.killed = kill_reason::cancel;
         end_job(j->key, e, 0, 0, now_ms);
-        return "cancelled (it was queued and will not run)";
+        what = "cancelled: it was queued and will not run";
+        return ipc::cancel_result::cancelled;
     }
     case phase::dispatched:
     case phase::running:
+        net::log::info("task job {}: cancelling", j->id);
         kill_job(*j, kill_reason::cancel, now_ms);
-        return "cancelling (SIGTERM now, SIGKILL after its grace)";
+        what = "cancelling: SIGTERM now, SIGKILL after its grace";
+        return ipc::cancel_result::cancelling;
     case phase::delivering: break;
     }
-    return "already ended";
+    what = "already ended";
+    return ipc::cancel_result::ended;
+}
+
+bool broker::on_worker_packet(std::span<const char> packet, net::unique_fd fd, std::uint64_t now_ms)
+{
+    if (!ipc::is_worker_task_message(packet.data(), packet.size()))
+        return false;
+    ipc::worker_task_message m;
+    std::memcpy(&m, packet.data(), sizeof m);
+    if (!fd) {
+        net::log::warn("task message from a worker without its socket: dropped");
+        return true;
+    }
+    if (m.type == ipc::worker_task_msg::job_submit) {
+        submit(m.job, std::move(fd), now_ms);
+        dispatch(now_ms);
+        return true;
+    }
+    std::string what;
+    ipc::cancel_record r;
+    r.result = cancel(ipc::text_of(m.job.id), now_ms, what);
+    (void)ipc::send_record_of(fd.get(), ipc::record_type::cancel, r);
+    return true;
 }
 
 void broker::end_job(job_key key, const job_end& e, std::uint64_t output_bytes, std::uint32_t elapsed_ms,
@@ -404,7 +395,7 @@ void broker::end_job(job_key key, const job_end& e, std::uint64_t output_bytes, 
     if (j.waits)
         recent_.emplace_back(j.id, now_ms);
     if (j.waits && j.socket && !j.client_gone) {
-        j.pending = result_bytes(j.stream_wire, v, e.rejected, exit_code, signal, elapsed_ms, output_bytes);
+        j.pending = result_bytes(v, e.rejected, exit_code, signal, elapsed_ms, output_bytes);
         j.state = phase::delivering;
         j.give_up_ms = now_ms + deliver_bound_ms;
         deliver(j, now_ms);
@@ -426,6 +417,7 @@ void broker::deliver(job& j, std::uint64_t)
             break; // the submitter is gone
         j.pending.erase(0, static_cast<std::size_t>(n));
     }
+    release_job_socket(j.socket); // the runner is done with it
     const job_key key = j.key;
     by_id_.erase(j.id);
     jobs_.erase(key);
@@ -546,7 +538,7 @@ std::uint64_t broker::tick(std::uint64_t now_ms)
     check_runners(now_ms);
     refill(now_ms);
     dispatch(now_ms);
-    std::uint64_t next = intake_.expire(now_ms);
+    std::uint64_t next = 0;
     auto soon = [&](std::uint64_t t) {
         if (t != 0)
             next = next == 0 ? t : std::min(next, t);
@@ -592,7 +584,6 @@ std::uint64_t broker::tick(std::uint64_t now_ms)
 void broker::stop(bool graceful, std::uint64_t now_ms)
 {
     stopping_ = true;
-    intake_.close();
     if (graceful) {
         (void)tick(now_ms);
         return;

@@ -24,7 +24,6 @@
 #include "master/supervise/backoff.hpp"
 #include "master/tasks/registry.hpp"
 #include "master/tasks/scheduler.hpp"
-#include "master/tasks/stream_intake.hpp"
 #include "master/tasks/task_settings.hpp"
 #include "net/fd.hpp"
 
@@ -44,18 +43,16 @@ public:
     explicit broker(task_pool_settings settings);
     ~broker();
 
-    /// Opens the spool and the intake and makes the master a child subreaper. False with `error`.
+    /// Opens the spool and makes the master a child subreaper. False with `error`.
     [[nodiscard]] bool open(std::string& error);
     /// Forks the runners.
     void start(std::uint64_t now_ms);
-    /// What workers' loops connect to.
-    [[nodiscard]] const std::string& intake_address() const noexcept { return intake_.address(); }
     [[nodiscard]] const task_pool_settings& settings() const noexcept { return settings_; }
     /// Who else is a known child of the master (workers, a new master): everything else
     /// that turns up as a child is a job's escapee and is killed.
     void set_known_children(std::function<bool(pid_t)> known) { known_children_ = std::move(known); }
 
-    /// Adds the broker's descriptors to the master's poll set.
+    /// Adds the broker's descriptors (runner channels, job sockets) to the master's poll set.
     void add_pollfds(std::vector<pollfd>& fds);
     /// Acts on what poll() found in the entries add_pollfds added.
     void handle(std::span<const pollfd> polled, std::uint64_t now_ms);
@@ -73,8 +70,11 @@ public:
     [[nodiscard]] bool empty() const noexcept;
 
     /// Cancels job `id`: a queued one never runs; a running one gets SIGTERM, then SIGKILL
-    /// after its grace. Returns one line saying what happened.
-    std::string cancel(std::string_view id, std::uint64_t now_ms);
+    /// after its grace. `what` gets one line saying what happened.
+    ipc::cancel_result cancel(std::string_view id, std::uint64_t now_ms, std::string& what);
+    /// A packet from a worker's channel: a job to queue or to cancel (true), or not a task
+    /// message at all (false: the supervisor's). `fd` is the descriptor attached to it.
+    bool on_worker_packet(std::span<const char> packet, net::unique_fd fd, std::uint64_t now_ms);
     /// Queued and running jobs, running first.
     [[nodiscard]] std::vector<job_view> jobs(std::uint64_t now_ms) const;
     /// Counters since this master started.
@@ -93,7 +93,6 @@ private:
         int task = -1;
         ipc::job_header header{};
         net::unique_fd socket;           ///< The master's copy of the job socket, if any.
-        bool stream_wire = false;        ///< The socket is a stream intake connection.
         bool waits = false;              ///< A submitter waits for the result on the socket.
         bool cancel_on_close = false;
         bool client_gone = false;
@@ -128,9 +127,8 @@ private:
     };
 
     // Jobs (broker.cpp).
-    void submit(const ipc::job_header& h, net::unique_fd socket, bool stream_wire, std::uint64_t now_ms);
-    void reject(const ipc::job_header& h, net::unique_fd socket, bool stream_wire, ipc::reject_reason why,
-                std::uint64_t now_ms);
+    void submit(const ipc::job_header& h, net::unique_fd socket, std::uint64_t now_ms);
+    void reject(const ipc::job_header& h, net::unique_fd socket, ipc::reject_reason why);
     void dispatch(std::uint64_t now_ms);
     void on_started(job& j, pid_t pgid, std::uint64_t now_ms);
     void end_job(job_key key, const job_end& e, std::uint64_t output_bytes, std::uint32_t elapsed_ms,
@@ -159,7 +157,6 @@ private:
     task_pool_settings settings_;
     task_registry registry_;
     std::optional<ipc::spool> spool_;
-    stream_intake intake_;
     job_queue queue_;
     task_counts counts_;
     std::map<job_key, job> jobs_;
@@ -181,11 +178,10 @@ private:
     bool announced_ready_ = false;
     /// What each entry add_pollfds added stands for, so handle() can route it.
     struct poll_entry {
-        enum class kind : std::uint8_t { intake, runner, job } what;
+        enum class kind : std::uint8_t { runner, job } what;
         std::uint64_t key; ///< Runner pid or job key.
     };
     std::vector<poll_entry> polled_;
-    std::size_t intake_entries_ = 0;
 };
 
 } // namespace ringfork::master

@@ -143,7 +143,9 @@ struct pump {
                              {progress_r.get(), POLLIN, 0},
                              {env.link.body_pending() && tail < window.size() ? env.link.fd() : -1, POLLIN, 0},
                              {stdin_w && head < tail ? stdin_w.get() : -1, POLLOUT, 0}};
-            const int n = ::poll(fds, 6, exited ? ms_until(linger_until) : -1);
+            const int due = env.hooks.idle ? env.hooks.idle() : -1;
+            const int wait = exited ? ms_until(linger_until) : -1;
+            const int n = ::poll(fds, 6, due < 0 ? wait : wait < 0 ? due : std::min(due, wait));
             if (n < 0 && errno != EINTR) {
                 text = net::sys_error("poll", "job", errno);
                 failure = ipc::job_failure::spool;

@@ -16,13 +16,10 @@
 
 namespace ringfork::master {
 
-job_link::job_link(net::unique_fd fd, wire w, const ipc::job_header& h)
-    : fd_(std::move(fd)), wire_(fd_ ? w : wire::none), flags_(h.flags)
+job_link::job_link(net::unique_fd fd, const ipc::job_header& h) : fd_(std::move(fd)), flags_(h.flags)
 {
-    const bool sync = (h.flags & ipc::job_async) == 0;
-    body_open_ = wire_ != wire::none && sync && (wire_ == wire::records || h.body_length > 0);
-    body_left_ = h.body_length;
-    if (wire_ == wire::records)
+    body_open_ = fd_ && (h.flags & ipc::job_async) == 0;
+    if (fd_)
         packet_.resize(sizeof(ipc::record_head) + sizeof(ipc::output_head) + ipc::record_bytes_max);
 }
 
@@ -30,17 +27,6 @@ long job_link::read_body(std::span<char> buf)
 {
     if (!body_open_)
         return 0;
-    if (wire_ == wire::stream) {
-        const std::size_t want = std::min<std::uint64_t>(buf.size(), body_left_);
-        const ssize_t n = ::recv(fd_.get(), buf.data(), want, MSG_DONTWAIT);
-        if (n < 0)
-            return errno == EAGAIN || errno == EINTR ? -EAGAIN : -EPIPE;
-        if (n == 0)
-            return -EPIPE; // the submitter left before its whole body came
-        body_left_ -= static_cast<std::uint64_t>(n);
-        body_open_ = body_left_ > 0;
-        return n;
-    }
     while (packet_pos_ == packet_end_) {
         const ssize_t n = ::recv(fd_.get(), packet_.data(), packet_.size(), MSG_DONTWAIT);
         if (n < 0)
@@ -67,7 +53,7 @@ long job_link::read_body(std::span<char> buf)
 
 void job_link::started(pid_t runner, pid_t pgid) noexcept
 {
-    if (wire_ != wire::records || gone_)
+    if (!fd_ || gone_)
         return;
     ipc::started_record s;
     s.runner_pid = runner;
@@ -78,7 +64,7 @@ void job_link::started(pid_t runner, pid_t pgid) noexcept
 
 void job_link::output(std::uint64_t offset, std::span<const char> bytes) noexcept
 {
-    if (wire_ != wire::records || gone_ || (flags_ & ipc::job_stream) == 0)
+    if (!fd_ || gone_ || (flags_ & ipc::job_stream) == 0)
         return;
     while (!bytes.empty()) {
         const std::size_t n = std::min(bytes.size(), ipc::record_bytes_max);
@@ -96,7 +82,7 @@ void job_link::output(std::uint64_t offset, std::span<const char> bytes) noexcep
 
 void job_link::progress(std::string_view line) noexcept
 {
-    if (wire_ != wire::records || gone_ || (flags_ & ipc::job_progress) == 0)
+    if (!fd_ || gone_ || (flags_ & ipc::job_progress) == 0)
         return;
     if (const int rc = ipc::send_record(fd_.get(), ipc::record_type::progress, {line.data(), line.size()});
         rc != 0 && rc != -EAGAIN)

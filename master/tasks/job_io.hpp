@@ -19,15 +19,11 @@
 
 namespace ringfork::master {
 
-/// The runner's end of a job's socket.
+/// The runner's end of a job's socket (none for an async job).
 class job_link {
 public:
-    /// records: the job-socket records; stream: the stream intake's connection (body bytes
-    /// in, nothing out); none: no socket (an async job).
-    enum class wire : std::uint8_t { none, records, stream };
-
     job_link() = default;
-    job_link(net::unique_fd fd, wire w, const ipc::job_header& h);
+    job_link(net::unique_fd fd, const ipc::job_header& h);
 
     [[nodiscard]] int fd() const noexcept { return fd_.get(); }
     /// A body still to read from the socket.
@@ -48,12 +44,10 @@ public:
 
 private:
     net::unique_fd fd_;
-    wire wire_ = wire::none;
     std::uint8_t flags_ = 0;
     bool body_open_ = false;
     bool gone_ = false;            ///< The submitter's end is closed or full beyond use.
-    std::uint64_t body_left_ = 0;  ///< stream: body bytes still to come.
-    std::vector<char> packet_;     ///< records: the last body record received
+    std::vector<char> packet_;     ///< The last body record received
     std::size_t packet_pos_ = 0;   ///< and how much of its payload was handed out,
     std::size_t packet_end_ = 0;   ///< up to here.
 };

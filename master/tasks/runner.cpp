@@ -125,10 +125,7 @@ public:
             (void)tell(done);
             return;
         }
-        const auto wire = !sock ? job_link::wire::none
-                          : (h.flags & ipc::job_stream_intake) ? job_link::wire::stream
-                                                                : job_link::wire::records;
-        job_link link(std::move(sock), wire, h);
+        job_link link(std::move(sock), h);
         std::string last_progress;
         std::uint64_t progress_sent_ms = 0;
         bool progress_pending = false;
@@ -154,6 +151,16 @@ public:
             progress_pending = true;
             if (net::monotonic_ms() >= progress_sent_ms + progress_interval_ms)
                 send_progress();
+        };
+        hooks.idle = [&]() -> int {
+            if (!progress_pending)
+                return -1;
+            const std::uint64_t now = net::monotonic_ms();
+            if (now >= progress_sent_ms + progress_interval_ms) {
+                send_progress();
+                return -1;
+            }
+            return static_cast<int>(progress_sent_ms + progress_interval_ms - now);
         };
         hooks.running_pgid = &running_pgid;
         hooks.stop_requested = &stop_requested;

@@ -33,6 +33,7 @@ struct job_report {
 struct job_hooks {
     std::function<void(pid_t pgid)> started;             ///< It runs, in this process group.
     std::function<void(std::string_view line)> progress; ///< Its latest progress line.
+    std::function<int()> idle;                           ///< Before each wait: ms until it is due again (-1: never).
     volatile std::sig_atomic_t* running_pgid = nullptr;  ///< A command's group, for the fatal signal handler.
     volatile std::sig_atomic_t* stop_requested = nullptr;///< SIGTERM from the master: a function job should end.
 };

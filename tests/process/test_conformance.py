@@ -142,7 +142,7 @@ CASES = [
     ("9112_3_2_target", "authority_form_on_get", b"GET a:80 HTTP/1.1\r\n" + HOST + b"\r\n", 400, "close"),
     ("9112_3_2_target", "asterisk_form_on_get", b"GET * HTTP/1.1\r\n" + HOST + b"\r\n", 400, "close"),
     ("9112_3_2_target", "options_asterisk", b"OPTIONS * HTTP/1.1\r\n" + HOST + b"\r\n", 200, "open",
-     {"headers": {"allow": "GET, HEAD, POST, OPTIONS"}}),  # what the demo's routes accept (POST: /tasks/)
+     {"headers": {"allow": "GET, HEAD, POST, DELETE, OPTIONS"}}),  # the demo's routes (POST: /tasks/, DELETE: a job)
     ("9112_3_2_target", "options_on_route_405", b"OPTIONS /plaintext HTTP/1.1\r\n" + HOST + b"\r\n", 405, "open",
      {"headers": {"allow": "GET, HEAD"}}),
     # Choice allowed by RFC 9110: an origin server without proxy support answers a well-formed

@@ -158,9 +158,6 @@ BOOST_AUTO_TEST_CASE(outcomes_answer_with_their_status)
     BOOST_TEST(job_http_status(job_outcome::rejected, reject_reason::unknown_task) == 404u);
     for (auto why : {reject_reason::queue_full, reject_reason::queue_timeout, reject_reason::shutting_down})
         BOOST_TEST(job_http_status(job_outcome::rejected, why) == 503u);
-    BOOST_TEST(job_status(stream_outcome::rejected) == 503u);
-    BOOST_TEST(job_status(stream_outcome::unknown_task) == 404u);
-    BOOST_TEST(job_status(stream_outcome::cancelled) == 409u);
 }
 
 BOOST_AUTO_TEST_CASE(counters_merge)

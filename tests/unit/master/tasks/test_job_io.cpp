@@ -1,4 +1,4 @@
-// A runner's side of a job's bytes: the job link (records and the stream wire), the output
+// A runner's side of a job's bytes: the job link's records, the output
 // cap, out of space, stderr's last MiB, progress lines.
 #include <boost/test/unit_test.hpp>
 
@@ -98,38 +98,33 @@ BOOST_AUTO_TEST_CASE(a_body_arrives_in_records_until_body_end)
     BOOST_TEST(ipc::send_record(p.a.get(), ipc::record_type::body, std::string_view("hello ")) == 0);
     BOOST_TEST(ipc::send_record(p.a.get(), ipc::record_type::body, std::string_view("world")) == 0);
     BOOST_TEST(ipc::send_record(p.a.get(), ipc::record_type::body_end, {}) == 0);
-    job_link link(std::move(p.b), job_link::wire::records, header(ipc::job_cancel_on_close, 11));
+    job_link link(std::move(p.b), header(ipc::job_cancel_on_close, 11));
     BOOST_TEST(link.body_pending());
     BOOST_TEST(body_of(link) == "hello world");
     BOOST_TEST(!link.body_pending());
 }
 
-BOOST_AUTO_TEST_CASE(a_body_on_the_stream_wire_is_its_length)
+BOOST_AUTO_TEST_CASE(a_submitter_that_leaves_ends_the_body)
 {
-    pair_of p(SOCK_STREAM);
-    BOOST_TEST(::send(p.a.get(), "0123456789extra", 15, 0) == 15);
-    job_link link(std::move(p.b), job_link::wire::stream, header(0, 10));
-    BOOST_TEST(body_of(link) == "0123456789");
-
-    pair_of q(SOCK_STREAM);
-    BOOST_TEST(::send(q.a.get(), "short", 5, 0) == 5);
-    q.a.reset(); // the submitter left early
-    job_link early(std::move(q.b), job_link::wire::stream, header(0, 10));
+    pair_of p(SOCK_SEQPACKET);
+    BOOST_TEST(ipc::send_record(p.a.get(), ipc::record_type::body, std::string_view("part")) == 0);
+    p.a.reset(); // gone before body_end
+    job_link link(std::move(p.b), header(ipc::job_cancel_on_close, 10));
     char buf[16];
-    BOOST_TEST(early.read_body(buf) == 5);
-    BOOST_TEST(early.read_body(buf) == -EPIPE);
+    BOOST_TEST(link.read_body(buf) == 4);
+    BOOST_TEST(link.read_body(buf) == -EPIPE);
 }
 
 BOOST_AUTO_TEST_CASE(a_malformed_body_is_refused)
 {
     pair_of p(SOCK_SEQPACKET);
     BOOST_TEST(ipc::send_record(p.a.get(), ipc::record_type::result, std::string_view("x")) == 0);
-    job_link link(std::move(p.b), job_link::wire::records, header(0, 1));
+    job_link link(std::move(p.b), header(0, 1));
     char buf[8];
     BOOST_TEST(link.read_body(buf) == -EPROTO);
     // No body expected at all: an async job's body is in the spool.
     pair_of q(SOCK_SEQPACKET);
-    job_link async(std::move(q.b), job_link::wire::records, header(ipc::job_async, 100));
+    job_link async(std::move(q.b), header(ipc::job_async, 100));
     BOOST_TEST(!async.body_pending());
     BOOST_TEST(async.read_body(buf) == 0);
 }
@@ -137,7 +132,7 @@ BOOST_AUTO_TEST_CASE(a_malformed_body_is_refused)
 BOOST_AUTO_TEST_CASE(output_is_forwarded_with_its_offset_and_never_waits)
 {
     pair_of p(SOCK_SEQPACKET);
-    job_link link(std::move(p.b), job_link::wire::records, header(ipc::job_stream | ipc::job_progress));
+    job_link link(std::move(p.b), header(ipc::job_stream | ipc::job_progress));
     link.started(10, 11);
     link.output(0, std::string_view("abc"));
     link.progress("50%");
@@ -183,7 +178,7 @@ BOOST_AUTO_TEST_CASE(output_is_forwarded_with_its_offset_and_never_waits)
 
     // Without job_stream nothing is forwarded.
     pair_of q(SOCK_SEQPACKET);
-    job_link quiet(std::move(q.b), job_link::wire::records, header(0));
+    job_link quiet(std::move(q.b), header(0));
     quiet.output(0, std::string_view("abc"));
     quiet.progress("x");
     BOOST_TEST(!next_record(q.a.get(), buf));

@@ -1,5 +1,5 @@
 // A real runner process, driven over its channel as the broker drives it: command and
-// function jobs, bodies in records, on the stream wire and from the spool, progress,
+// function jobs, bodies in records and from the spool, progress,
 // failures, what a job leaves behind, and how the runner stops.
 #include <boost/test/unit_test.hpp>
 
@@ -181,7 +181,7 @@ struct runner_fixture {
     /// Sends run_job for `name` with the submitter's end of a fresh job socket kept in
     /// `submitter` (none for async jobs).
     std::string submit(std::string_view name, std::string_view args, std::uint8_t flags, std::uint32_t body_length,
-                       net::unique_fd& submitter, int type = SOCK_SEQPACKET)
+                       net::unique_fd& submitter)
     {
         const std::string id = new_id();
         ipc::runner_message m;
@@ -195,7 +195,7 @@ struct runner_fixture {
         net::unique_fd theirs;
         if ((flags & ipc::job_async) == 0) {
             int sv[2];
-            BOOST_REQUIRE(::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) == 0);
+            BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
             submitter.reset(sv[0]);
             theirs.reset(sv[1]);
         }
@@ -415,18 +415,6 @@ BOOST_AUTO_TEST_CASE(async_jobs_read_their_body_from_the_spool)
         BOOST_TEST(s.done.exit_code == 0, task);
         BOOST_TEST(s.out == "from the spool", task);
     }
-}
-
-BOOST_AUTO_TEST_CASE(the_stream_wire_carries_a_bare_body)
-{
-    runner_fixture f;
-    f.start();
-    net::unique_fd sub;
-    const std::string id = f.submit("echo", "", ipc::job_stream_intake, 5, sub, SOCK_STREAM);
-    BOOST_REQUIRE(::send(sub.get(), "bytes", 5, MSG_NOSIGNAL) == 5);
-    const job_seen s = f.finish(id);
-    BOOST_TEST(s.done.exit_code == 0);
-    BOOST_TEST(s.out == "bytes");
 }
 
 BOOST_AUTO_TEST_CASE(a_closed_channel_stops_the_runner)
