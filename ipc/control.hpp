@@ -29,6 +29,8 @@ inline constexpr std::string_view cmd_stop = "stop";       ///< Graceful stop, a
 inline constexpr std::string_view cmd_reload = "reload";   ///< Rolling restart, as SIGHUP.
 inline constexpr std::string_view cmd_upgrade = "upgrade"; ///< Binary upgrade, as SIGUSR2.
 inline constexpr std::string_view cmd_scale = "scale";     ///< "scale N": N worker slots, as TTIN/TTOU to N.
+inline constexpr std::string_view cmd_tasks = "tasks";     ///< Running and queued jobs; "tasks json": their JSON array.
+inline constexpr std::string_view cmd_cancel = "cancel";   ///< "cancel ID": cancel a queued or running job.
 
 /// First line of a model body; a reader refuses any other version.
 inline constexpr std::string_view model_magic = "ringfork-model 1";

@@ -54,6 +54,8 @@ th{color:var(--dim);font-weight:500;font-size:12px}th:nth-child(-n+4),td:nth-chi
 </section>
 <table><thead><tr><th>slot</th><th>pid</th><th>gen</th><th>state</th><th>uptime</th><th>req/s</th><th>requests</th>
 <th>open</th><th>p50</th><th>p99</th><th>restarts</th><th>last exit</th></tr></thead><tbody id="rows"></tbody></table>
+<table id="tasks"><thead><tr><th>job</th><th>task</th><th>state</th><th>elapsed</th><th>runner pid</th></tr></thead>
+<tbody id="jobs"></tbody></table>
 </main>
 <script>
 "use strict";
@@ -137,6 +139,14 @@ function render(s, now) {
     rows.append(tr);
   }
   for (const k of Object.keys(hist.workers)) if (!seen[k]) push(hist.workers[k], 0);
+  const jobs = $("jobs");
+  jobs.replaceChildren();
+  for (const j of (s.tasks && s.tasks.jobs) || []) {
+    const tr = document.createElement("tr"); tr.className = "job"; tr.dataset.id = j.id;
+    tr.append(cell(j.id), cell(j.task), cell(j.state, j.state === "running" ? "ready" : "starting"),
+      cell(fmtDur(j.elapsed_s)), cell(j.runner_pid || "–"));
+    jobs.append(tr);
+  }
   draw($("c-rps"), [{ values: hist.rps, color: "#d8dee6", width: 2 }].concat(Object.keys(hist.workers).map(
     (k) => ({ values: hist.workers[k], color: COLORS[Number(k.slice(4)) % COLORS.length] }))));
   draw($("c-lat"), [{ values: hist.p50, color: "#4fb3ff" }, { values: hist.p99, color: "#ffb454", width: 2 }]);

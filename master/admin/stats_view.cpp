@@ -187,6 +187,8 @@ std::string render_json(const stats_model& m)
                    m.task_runners, k.submitted, k.rejected, m.task_queued, m.task_running, k.ok, k.failed,
                    k.timed_out, k.cancelled, k.errors);
     latency_json(o, k.latency);
+    out += R"(,"jobs":)";
+    out += render_task_jobs_json(m);
     out += R"(},"workers":)";
     out += render_workers_json(m);
     out += "}\n";
@@ -310,6 +312,32 @@ std::string render_stats_table(const stats_model& m)
     fmt::format_to(o, "{:<13}p50 {}  p90 {}  p99 {}  max {}\n", "latency", format_latency(t.latency.quantile(0.5)),
                    format_latency(t.latency.quantile(0.9)), format_latency(t.latency.quantile(0.99)),
                    format_latency(t.latency.max_us));
+    return out;
+}
+
+std::string render_task_jobs_json(const stats_model& m)
+{
+    std::string out = "[";
+    auto o = std::back_inserter(out);
+    for (std::size_t i = 0; i < m.task_jobs.size(); ++i) {
+        const task_job_view& j = m.task_jobs[i];
+        fmt::format_to(o, R"({}{{"id":"{}","task":"{}","state":"{}","elapsed_s":{:.3f},"runner_pid":{}}})",
+                       i ? "," : "", json_escape(j.id), json_escape(j.task), json_escape(j.state), j.elapsed_s,
+                       j.runner_pid);
+    }
+    out += "]";
+    return out;
+}
+
+std::string render_task_jobs_table(const stats_model& m)
+{
+    std::string out;
+    auto o = std::back_inserter(out);
+    fmt::format_to(o, "{:<34}{:<20}{:<9}{:>9}  {}\n", "ID", "TASK", "STATE", "ELAPSED", "RUNNER");
+    for (const task_job_view& j : m.task_jobs)
+        fmt::format_to(o, "{:<34}{:<20}{:<9}{:>9}  {}\n", j.id, j.task, j.state, format_duration(j.elapsed_s),
+                       j.runner_pid ? std::to_string(j.runner_pid) : "-");
+    fmt::format_to(o, "{} running, {} queued\n", m.task_running, m.task_queued);
     return out;
 }
 

@@ -39,6 +39,15 @@ struct worker_view {
     ipc::worker_stats stats{};   ///< Its last cumulative snapshot.
 };
 
+/// One running or queued job.
+struct task_job_view {
+    std::string id;
+    std::string task;
+    std::string state;        ///< "running" or "queued".
+    double elapsed_s = 0;     ///< Since it started (running) or was submitted (queued).
+    std::int64_t runner_pid = 0;
+};
+
 /// Everything shown; totals = retired workers' sum + every live worker's last snapshot.
 struct stats_model {
     master_view master;
@@ -48,6 +57,7 @@ struct stats_model {
     unsigned task_runners = 0; ///< Runner processes alive now.
     std::size_t task_queued = 0;  ///< Jobs waiting for a runner now.
     std::size_t task_running = 0; ///< Jobs running now.
+    std::vector<task_job_view> task_jobs; ///< Running then queued (not in encode_model).
 };
 
 /// The GET /stats document: {"master":…, "totals":…, "workers":[…]}.
@@ -58,6 +68,10 @@ struct stats_model {
 [[nodiscard]] std::string render_prometheus(const stats_model& m);
 /// `ringfork ctl stats`: the master line and the totals, for people.
 [[nodiscard]] std::string render_stats_table(const stats_model& m);
+/// The running and queued jobs as a JSON array.
+[[nodiscard]] std::string render_task_jobs_json(const stats_model& m);
+/// `ringfork ctl tasks`: one row per running or queued job, for people.
+[[nodiscard]] std::string render_task_jobs_table(const stats_model& m);
 /// `ringfork ctl workers`: one row per worker, for people.
 [[nodiscard]] std::string render_workers_table(const stats_model& m);
 

@@ -131,6 +131,8 @@ private:
     control_reply cmd_metrics(std::string_view argument) const;
     control_reply cmd_model(std::string_view argument) const;
     control_reply cmd_stop(std::string_view argument);
+    control_reply cmd_tasks(std::string_view argument) const;
+    control_reply cmd_cancel(std::string_view argument);
 
     options opts_;
     std::vector<std::string> argv_;

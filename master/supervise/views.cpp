@@ -61,6 +61,8 @@ void supervisor::register_commands()
     control_.add(c::cmd_reload, [this](std::string_view a) { return cmd_reload(a); });
     control_.add(c::cmd_upgrade, [this](std::string_view a) { return cmd_upgrade(a); });
     control_.add(c::cmd_scale, [this](std::string_view a) { return cmd_scale(a); });
+    control_.add(c::cmd_tasks, [this](std::string_view a) { return cmd_tasks(a); });
+    control_.add(c::cmd_cancel, [this](std::string_view a) { return cmd_cancel(a); });
 }
 
 stats_model supervisor::model() const
@@ -82,6 +84,8 @@ stats_model supervisor::model() const
         m.task_runners = pool_->live_runners();
         m.task_queued = pool_->queued();
         m.task_running = pool_->running();
+        for (const job_view& j : pool_->jobs(now))
+            m.task_jobs.push_back({j.id, j.task, j.state, j.elapsed_s, j.runner_pid});
     }
     for (const worker_proc& w : workers_) {
         m.totals.merge(w.last);
@@ -159,6 +163,30 @@ control_reply supervisor::cmd_stop(std::string_view)
         begin_stop(true);
     }
     return {true, "stopping\n"};
+}
+
+control_reply supervisor::cmd_tasks(std::string_view argument) const
+{
+    if (!pool_)
+        return {false, "tasks: no task pool (no --task configured)"};
+    if (argument == "json")
+        return {true, render_task_jobs_json(model()) + "\n"};
+    if (!argument.empty())
+        return {false, "usage: tasks [json]"};
+    return {true, render_task_jobs_table(model())};
+}
+
+control_reply supervisor::cmd_cancel(std::string_view argument)
+{
+    if (!pool_)
+        return {false, "cancel: no task pool (no --task configured)"};
+    if (!ipc::valid_job_id(argument))
+        return {false, "usage: cancel ID (a job id: 32 lower-case hex digits)"};
+    std::string what;
+    const ipc::cancel_result r = pool_->cancel(argument, net::monotonic_ms(), what);
+    if (r == ipc::cancel_result::unknown)
+        return {false, fmt::format("cancel {}: {}", argument, what)};
+    return {true, fmt::format("{}: {}\n", argument, what)};
 }
 
 control_reply supervisor::cmd_reload(std::string_view)

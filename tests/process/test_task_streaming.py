@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -364,6 +365,56 @@ class TaskStreamingTest(unittest.TestCase):
         spans = sorted(tuple(float(x) for x in r[2].split()) for r in results)
         self.assertTrue(all(r[0] == 200 for r in results), results)
         self.assertLessEqual(spans[0][1], spans[1][0], f"solo jobs overlapped: {spans}")
+
+    # --- operators: ringfork ctl tasks / cancel, /stats, /metrics -----------------------
+
+    def test_ctl_lists_and_cancels_jobs(self):
+        control = os.path.join(tempfile.mkdtemp(prefix="rf-ctl-"), "ctl.sock")
+        self.addCleanup(shutil.rmtree, os.path.dirname(control), True)
+        s = self.start("--task", "block=sleep 1000", "--task", "later=true", "--control", control,
+                       "--admin", "127.0.0.1:0", task_workers=1)
+        admin = int(s.wait_log(r"admin: http://127\.0\.0\.1:(\d+)/").group(1))
+
+        def ctl(*args):
+            r = subprocess.run([rftest.BIN, "ctl", "--control", control, *args], capture_output=True, text=True,
+                               timeout=10)
+            return r.returncode, r.stdout, r.stderr
+        running = JOB_PATH.match(self.submit_async(s, "block")).group(1)
+        rftest.wait_until(lambda: self.state(s, "/tasks/jobs/" + running)["state"] == "running", 3,
+                          what="the blocker to run")
+        queued = JOB_PATH.match(self.submit_async(s, "later")).group(1)
+        code, out, _ = ctl("tasks")
+        self.assertEqual(code, 0)
+        rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if len(line.split()) >= 5}
+        self.assertEqual(rows[running][1:3], ["block", "running"], out)
+        self.assertIn(int(rows[running][4]), runners(s), out)
+        self.assertEqual(rows[queued][1:3], ["later", "queued"], out)
+        self.assertIn("1 running, 1 queued", out)
+        code, out, _ = ctl("--json", "tasks")
+        doc = json.loads(out)
+        self.assertEqual([(j["id"], j["state"]) for j in doc], [(running, "running"), (queued, "queued")])
+        stats = rftest.admin_stats(admin)["tasks"]
+        self.assertEqual((stats["running"], stats["queued"], len(stats["jobs"])), (1, 1, 2), stats)
+        metrics = rftest.admin_get(admin, "/metrics")[1].decode()
+        self.assertIn("ringfork_tasks_queued 1\n", metrics)
+        self.assertIn("ringfork_tasks_running 1\n", metrics)
+
+        code, out, _ = ctl("cancel", queued)
+        self.assertEqual(code, 0)
+        self.assertIn("cancelled", out)
+        code, out, _ = ctl("cancel", running)
+        self.assertEqual(code, 0)
+        self.assertIn("cancelling", out)
+        rftest.wait_until(lambda: self.state(s, "/tasks/jobs/" + running)["state"] == "cancelled", 5,
+                          what="the running job to end cancelled")
+        self.assertEqual(self.state(s, "/tasks/jobs/" + queued)["state"], "cancelled")
+        code, _, err = ctl("cancel", "nonsense")
+        self.assertEqual(code, 1)
+        self.assertIn("usage: cancel ID", err)
+        code, _, err = ctl("cancel", "cd" * 16)
+        self.assertEqual(code, 1)
+        self.assertIn("no such job", err)
+        self.assertEqual(rftest.admin_stats(admin)["tasks"]["cancelled"], 2)
 
 
 if __name__ == "__main__":
