@@ -4,28 +4,15 @@
 #include <fmt/format.h>
 
 #include "ipc/app_spec.hpp"
+#include "ipc/task_protocol.hpp"
 
 namespace ringfork {
-
-namespace detail {
-
-bool valid_task_name(std::string_view name) noexcept
-{
-    if (name.empty() || name.size() > 64)
-        return false;
-    for (const char c : name)
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return false;
-    return true;
-}
-
-} // namespace detail
 
 namespace {
 
 void check_task_name(const detail::app_spec& s, std::string_view name)
 {
-    if (!detail::valid_task_name(name))
+    if (!ipc::valid_task_name(name))
         throw std::invalid_argument(fmt::format("task name '{}': want 1 to 64 of [A-Za-z0-9_-]", name));
     for (const auto& t : s.function_tasks)
         if (t.name == name)

@@ -61,7 +61,4 @@ struct app_spec {
     std::vector<std::function<void()>> on_runner_start;                            // runner
 };
 
-/// True for a task name: 1 to 64 of [A-Za-z0-9_-].
-[[nodiscard]] bool valid_task_name(std::string_view name) noexcept;
-
 } // namespace ringfork::detail
