@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,27 +37,6 @@ constexpr std::string_view extension(spool::file f) noexcept
     case spool::file::res: return ".res";
     }
     return ".?";
-}
-
-std::string random_hex(std::size_t bytes)
-{
-    unsigned char raw[16];
-    bytes = std::min(bytes, sizeof raw);
-    std::size_t got = 0;
-    while (got < bytes) {
-        const ssize_t n = ::getrandom(raw + got, bytes - got, 0);
-        if (n > 0)
-            got += static_cast<std::size_t>(n);
-        else if (errno != EINTR)
-            break; // getrandom cannot fail on a booted kernel; a short name is still unique enough
-    }
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string s;
-    for (std::size_t i = 0; i < bytes; ++i) {
-        s += hex[raw[i] >> 4];
-        s += hex[raw[i] & 15];
-    }
-    return s;
 }
 
 /// Checks an opened directory: owned by `uid`, no access for group or others.

@@ -1,12 +1,34 @@
 // Records on a job socket.
 #include "ipc/task_protocol.hpp"
 
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cerrno>
 
 namespace ringfork::ipc {
+
+std::string random_hex(std::size_t bytes)
+{
+    unsigned char raw[16];
+    bytes = bytes < sizeof raw ? bytes : sizeof raw;
+    std::size_t got = 0;
+    while (got < bytes) {
+        const ssize_t n = ::getrandom(raw + got, bytes - got, 0);
+        if (n > 0)
+            got += static_cast<std::size_t>(n);
+        else if (errno != EINTR)
+            break; // not on a booted kernel: a short string is still refused as a job id
+    }
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string s;
+    for (std::size_t i = 0; i < got; ++i) {
+        s += hex[raw[i] >> 4];
+        s += hex[raw[i] & 15];
+    }
+    return s;
+}
 
 std::optional<record_view> parse_record(std::span<const char> packet) noexcept
 {

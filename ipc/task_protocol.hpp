@@ -11,6 +11,7 @@
 #include <cstring>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -29,6 +30,10 @@ inline constexpr std::size_t record_bytes_max = 32768; ///< Payload of one outpu
 [[nodiscard]] constexpr bool valid_task_name(std::string_view name) noexcept;
 /// True for a well-formed job id (32 lower-case hex digits).
 [[nodiscard]] constexpr bool valid_job_id(std::string_view id) noexcept;
+/// `bytes` random bytes (at most 16) as lower-case hex, from getrandom.
+[[nodiscard]] std::string random_hex(std::size_t bytes);
+/// A fresh job id: 128 random bits, unguessable.
+[[nodiscard]] inline std::string new_job_id() { return random_hex(16); }
 /// Copies `text` into the fixed field `field` (truncated, always NUL-terminated).
 template <std::size_t N> void set_text(char (&field)[N], std::string_view text) noexcept;
 /// The NUL-terminated text of a fixed field (never reads past it, whatever it holds).

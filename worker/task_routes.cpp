@@ -1,7 +1,6 @@
 // HTTP routes of the task pool.
 #include "worker/task_routes.hpp"
 
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,23 +24,6 @@ namespace ringfork::worker {
 
 namespace {
 
-std::string random_id()
-{
-    unsigned char raw[16];
-    std::size_t got = 0;
-    while (got < sizeof raw) {
-        const ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
-        if (n > 0)
-            got += static_cast<std::size_t>(n);
-    }
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string id;
-    for (unsigned char c : raw) {
-        id += hex[c >> 4];
-        id += hex[c & 15];
-    }
-    return id;
-}
 
 /// True when the query string has `param` ("async=1") as one of its parameters.
 bool has_param(std::string_view query, std::string_view param)
@@ -123,23 +105,20 @@ const ipc::spool* spool_access::get()
     return &*spool_;
 }
 
-task_job make_job(std::string id, std::string_view name, std::string_view args, std::span<const char> body,
-                  bool async, bool stream, std::string spool)
+task_request make_request(std::string id, std::string_view name, std::string_view args, std::span<const char> body,
+                          bool async, bool stream)
 {
-    task_job job;
-    ipc::job_header& h = job.header;
+    task_request r;
+    r.id = std::move(id);
+    r.task = name;
+    r.args = args;
     if (async)
-        h.flags = ipc::job_async;
+        r.spooled_body = body.size();
     else
-        h.flags = static_cast<std::uint8_t>(ipc::job_cancel_on_close | (stream ? ipc::job_stream : 0));
-    h.body_length = static_cast<std::uint32_t>(body.size());
-    ipc::set_text(h.id, id.empty() ? random_id() : id);
-    ipc::set_text(h.name, name);
-    ipc::set_text(h.args, args);
-    if (!async)
-        job.body.assign(body.data(), body.size());
-    job.spool = std::move(spool);
-    return job;
+        r.body.assign(body.data(), body.size());
+    r.async = async;
+    r.stream = stream;
+    return r;
 }
 
 void task_submit_handler::handle(const request_view& req, http::response_writer& w, deferred& later)
@@ -165,7 +144,7 @@ void task_submit_handler::handle(const request_view& req, http::response_writer&
             http::write_error(w, 503);
             return;
         }
-        id = random_id();
+        id = ipc::new_job_id();
         int err = 0;
         const net::unique_fd in = spool->create(id, ipc::spool::file::in, err);
         if (!in || !write_all(in.get(), req.body)) {
@@ -176,8 +155,8 @@ void task_submit_handler::handle(const request_view& req, http::response_writer&
             return;
         }
     }
-    later.source = std::make_unique<task_client>(
-        make_job(std::move(id), name, req.head.query, req.body, async, stream, spool_.path()));
+    later.source = std::make_unique<task_client>(make_request(std::move(id), name, req.head.query, req.body, async, stream),
+                                                 spool_.path());
 }
 
 void builtin_task_handler::handle(const request_view& req, http::response_writer& w, deferred& later)
@@ -186,7 +165,7 @@ void builtin_task_handler::handle(const request_view& req, http::response_writer
         http::write_error(w, 414);
         return;
     }
-    later.source = std::make_unique<task_client>(make_job({}, task_, req.head.query, {}, false, false, spool_));
+    later.source = std::make_unique<task_client>(make_request({}, task_, req.head.query, {}, false, false), spool_);
 }
 
 file_body write_job_response(http::response_writer& w, const std::string& spool_path, const std::string& id,

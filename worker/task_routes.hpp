@@ -74,10 +74,10 @@ private:
     spool_access spool_;
 };
 
-/// A job for task `name` with `args` and the request body, under `id` (a fresh random one
+/// A call of task `name` with `args` and the request body, under `id` (a fresh random one
 /// when empty). An async job's body must already be in the spool.
-[[nodiscard]] task_job make_job(std::string id, std::string_view name, std::string_view args,
-                                std::span<const char> body, bool async, bool stream, std::string spool);
+[[nodiscard]] task_request make_request(std::string id, std::string_view name, std::string_view args,
+                                        std::span<const char> body, bool async, bool stream);
 
 /// Writes the response to a synchronous job that ended with `result` and returns the output
 /// body to stream (the spool file, opened; the job's files then removed unless `keep`).

@@ -20,6 +20,7 @@
 #include "worker/proxy_routes.hpp"
 #include "worker/router.hpp"
 #include "worker/static_files.hpp"
+#include "worker/task_calls.hpp"
 #include "worker/task_routes.hpp"
 
 
@@ -83,6 +84,11 @@ int run_worker(const worker_start& start)
 
     std::string error;
     worker::loop loop(start, routes, error);
+    worker::task_calls task_calls(loop.ring(), loop.env());
+    if (error.empty() && s.task_pool) {
+        task_calls.attach(loop.add_service(task_calls));
+        loop.env().tasks = &task_calls;
+    }
     if (error.empty())
         error = app.start(loop);
     if (!error.empty()) {

@@ -16,6 +16,7 @@ namespace ringfork::worker {
 class router;
 class access_log;
 class pipe_pool;
+class task_calls;
 class app_runtime;
 
 struct worker_env {
@@ -34,6 +35,7 @@ struct worker_env {
     int client_fd = -1;                 ///< Its socket, to look the peer up for a handler.
     app_runtime* app = nullptr;         ///< The library's per-worker state (file roots, posts).
     int master_channel = -1;            ///< The channel to the master, for task messages (job_submit, job_cancel).
+    task_calls* tasks = nullptr;        ///< This worker's task calls (when the master runs a pool).
 };
 
 } // namespace ringfork::worker
