@@ -163,6 +163,8 @@ parse_outcome finish(options& out, action what)
                              [&](const task_spec& t) { return t.name == name; }))
                 out.tasks.tasks.push_back({name, {}, name});
     }
+    if (out.app)
+        add_app_tasks(out.tasks, *out.app);
     if (out.tasks.spool.empty())
         out.tasks.spool = default_spool_dir(::geteuid(), std::getenv("XDG_RUNTIME_DIR"));
     if (std::string error; !check_task_settings(out.tasks, error))

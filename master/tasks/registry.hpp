@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -35,8 +36,10 @@ public:
     [[nodiscard]] virtual std::chrono::steady_clock::time_point deadline() const noexcept = 0;
 };
 
-/// A function task: runs inside a runner process and returns its exit code (0: done).
+/// A built-in function task: runs inside a runner process and returns its exit code (0: done).
 using task_function = int (*)(task_context& ctx, std::span<const char> input);
+/// What a runner calls for a function job: a built-in, or the application's (ringfork::task_function).
+using task_runnable = std::function<int(task_context& ctx, std::span<const char> input)>;
 
 /// Registers `fn` as `name` (named on the command line as builtin:NAME). False if the name
 /// is taken or not a valid task name. Call before options are parsed.
@@ -50,13 +53,14 @@ bool register_task_function(std::string_view name, task_function fn);
 struct task_entry {
     std::string name;
     std::vector<std::string> argv;    ///< A command, or
-    task_function function = nullptr; ///< a function run inside the runner.
+    task_runnable function;           ///< a function run inside the runner.
     task_limits limits;
 };
 
 /// The resolved task table, built once from the settings; broker and runners share it.
 class task_registry {
 public:
+    /// The --task table and the application's tasks (s.app).
     explicit task_registry(const task_pool_settings& s);
     /// The task called `name`, or null.
     [[nodiscard]] const task_entry* find(std::string_view name) const noexcept;

@@ -9,9 +9,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <exception>
 
 #include <fmt/format.h>
 
+#include "ipc/app_spec.hpp"
 #include "ipc/task_channel.hpp"
 #include "master/tasks/children.hpp"
 #include "master/tasks/runner_job.hpp"
@@ -247,6 +249,16 @@ int run_task_runner(const runner_start& start)
     if (!install_signals(error)) {
         net::log::error("{}", error);
         return 1;
+    }
+    // The application's per-runner set-up (app::on_runner_start), before the first job.
+    if (start.settings->app != nullptr) {
+        try {
+            for (const auto& hook : start.settings->app->on_runner_start)
+                hook();
+        } catch (const std::exception& e) {
+            net::log::error("on_runner_start: {}", e.what());
+            return 1;
+        }
     }
     runner r(start);
     return r.run();

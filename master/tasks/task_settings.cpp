@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "ipc/app_spec.hpp"
 #include "ipc/task_protocol.hpp"
 #include "master/tasks/registry.hpp"
 
@@ -120,6 +121,28 @@ task_limits limits_for(const task_pool_settings& s, std::string_view name) noexc
         l.concurrency = o.concurrency.value_or(l.concurrency);
     }
     return l;
+}
+
+void add_app_tasks(task_pool_settings& s, const detail::app_spec& app)
+{
+    s.app = &app;
+    const auto add = [&](const std::string& name, task_spec spec, const ringfork::task_options& o) {
+        if (std::any_of(s.tasks.begin(), s.tasks.end(), [&](const task_spec& t) { return t.name == name; }))
+            return; // a --task of the same name replaces it
+        s.tasks.push_back(std::move(spec));
+        // The application's options are the task's own; a flag for the same task wins.
+        task_override& over = override_for(s, name);
+        if (o.timeout.count() > 0 && !over.timeout_ms)
+            over.timeout_ms = static_cast<unsigned>(o.timeout.count());
+        if (o.grace.count() > 0 && !over.grace_ms)
+            over.grace_ms = static_cast<unsigned>(o.grace.count());
+        if (o.concurrency > 0 && !over.concurrency)
+            over.concurrency = o.concurrency;
+    };
+    for (const auto& f : app.function_tasks)
+        add(f.name, {f.name, {}, {}, true}, f.options);
+    for (const auto& c : app.command_tasks)
+        add(c.name, {c.name, c.argv, {}, false}, c.options);
 }
 
 bool check_task_settings(const task_pool_settings& s, std::string& error)

@@ -13,13 +13,18 @@
 
 #include "ipc/spool.hpp"
 
+namespace ringfork::detail {
+struct app_spec;
+} // namespace ringfork::detail
+
 namespace ringfork::master {
 
 /// One configured task: a command, or a function compiled into the binary.
 struct task_spec {
     std::string name;
     std::vector<std::string> argv; ///< A command (argv[0] looked up in PATH), or empty for
-    std::string function;          ///< a registered function ("prime", "fib").
+    std::string function;          ///< a registered function ("prime", "fib"),
+    bool app_function = false;     ///< or the application's task function of this name.
 };
 
 /// What one task may do; the pool-wide flags give the defaults.
@@ -55,6 +60,7 @@ struct task_pool_settings {
     std::uint64_t open_files = 256;           ///< RLIMIT_NOFILE per command job (0: inherited).
     std::size_t stderr_log_max = 4096;        ///< Bytes of a job's stderr copied to the error log.
     ipc::spool_owner owner;                   ///< Who runners and jobs run as; owns the spool.
+    const detail::app_spec* app = nullptr;    ///< The application's tasks and runner hooks (null: none).
 };
 
 /// Parses "NAME=COMMAND": COMMAND is split on blanks with '...' and "..." quoting (no
@@ -71,6 +77,9 @@ struct task_pool_settings {
 std::string set_task_limit(task_pool_settings& s, std::string_view which, std::string_view name, unsigned value);
 /// The limits task `name` runs with.
 [[nodiscard]] task_limits limits_for(const task_pool_settings& s, std::string_view name) noexcept;
+/// Adds the application's tasks (app::task, app::command_task) that no --task replaces, and
+/// their options as per-task settings where no flag set one. Keeps `app` for the runners.
+void add_app_tasks(task_pool_settings& s, const detail::app_spec& app);
 /// After every flag: per-task settings must name a configured task. False with `error`.
 [[nodiscard]] bool check_task_settings(const task_pool_settings& s, std::string& error);
 /// The spool when none is given: $XDG_RUNTIME_DIR/ringfork-tasks; as root /run/ringfork-tasks;

@@ -2,6 +2,10 @@
 // task_context.
 #include <boost/test/unit_test.hpp>
 
+#include <cctype>
+#include <stdexcept>
+
+#include "ipc/app_spec.hpp"
 #include "master/tasks/builtin_tasks.hpp"
 #include "master/tasks/registry.hpp"
 
@@ -120,12 +124,58 @@ BOOST_AUTO_TEST_CASE(the_registry_maps_names_to_commands_and_functions)
     BOOST_TEST(reg.index_of("nope") == -1);
     const task_entry* e = reg.find("echo");
     BOOST_REQUIRE(e);
-    BOOST_TEST(e->function == nullptr);
+    BOOST_TEST(!e->function);
     BOOST_TEST(e->argv == std::vector<std::string>{"cat"});
     e = reg.find("p");
     BOOST_REQUIRE(e);
-    BOOST_TEST(e->function == find_task_function("prime"));
+    BOOST_REQUIRE(e->function.target<task_function>() != nullptr);
+    BOOST_TEST(*e->function.target<task_function>() == find_task_function("prime"));
     BOOST_TEST(e->limits.timeout_ms == 1234u);
+}
+
+BOOST_AUTO_TEST_CASE(the_applications_tasks_join_the_table)
+{
+    ringfork::detail::app_spec app;
+    app.function_tasks.push_back({"shout",
+                                  [](ringfork::task_context& ctx, std::string_view input) {
+                                      ctx.progress("shouting");
+                                      ctx.emit("<");
+                                      std::string out(input);
+                                      for (char& c : out)
+                                          c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+                                      return out + ">";
+                                  },
+                                  {std::chrono::milliseconds(2500), std::chrono::milliseconds(300), 2}});
+    app.function_tasks.push_back({"boom", [](ringfork::task_context&, std::string_view) -> std::string {
+                                      throw std::runtime_error("no such thing");
+                                  }, {}});
+    app.command_tasks.push_back({"list", {"ls", "-l"}, {}});
+    app.command_tasks.push_back({"replaced", {"false"}, {}});
+    task_pool_settings s;
+    s.tasks = {{"replaced", {"true"}, ""}};  // a --task of the same name wins
+    set_task_limit(s, "grace", "shout", 900); // and so does a flag for the same task
+    add_app_tasks(s, app);
+    BOOST_TEST(s.tasks.size() == 4u);
+    std::string error;
+    BOOST_TEST(check_task_settings(s, error), error);
+    const task_registry reg(s);
+    const task_entry* shout = reg.find("shout");
+    BOOST_REQUIRE(shout);
+    BOOST_TEST(shout->limits.timeout_ms == 2500u);
+    BOOST_TEST(shout->limits.grace_ms == 900u);
+    BOOST_TEST(shout->limits.concurrency == 2u);
+    BOOST_REQUIRE(shout->function);
+    recording_context ctx("");
+    const std::string input = "hey";
+    BOOST_TEST(shout->function(ctx, input) == 0);
+    BOOST_TEST(ctx.out == "<HEY>"); // what it emitted, then what it returned
+    BOOST_TEST(ctx.lines == std::vector<std::string>{"shouting"});
+    const task_entry* boom = reg.find("boom");
+    BOOST_REQUIRE(boom);
+    BOOST_CHECK_THROW(boom->function(ctx, {}), std::runtime_error); // the runner fails the job with it
+    BOOST_TEST(reg.find("list")->argv == (std::vector<std::string>{"ls", "-l"}));
+    BOOST_TEST(!reg.find("list")->function);
+    BOOST_TEST(reg.find("replaced")->argv == std::vector<std::string>{"true"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -16,10 +16,12 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "ipc/app_spec.hpp"
 #include "ipc/spool.hpp"
 #include "ipc/task_channel.hpp"
 #include "master/tasks/registry.hpp"
@@ -59,7 +61,7 @@ template <typename F> bool wait_for(F cond, int ms = 5000)
 }
 
 /// Loops until the job is cancelled (the master's SIGTERM), then says so.
-int wait_for_cancel(task_context& ctx, std::span<const char>)
+int wait_for_cancel(master::task_context& ctx, std::span<const char>)
 {
     ctx.progress("waiting");
     while (!ctx.cancelled())
@@ -70,7 +72,7 @@ int wait_for_cancel(task_context& ctx, std::span<const char>)
 }
 
 /// Echoes its input back, in two pieces, with a progress line between.
-int echo_function(task_context& ctx, std::span<const char> input)
+int echo_function(master::task_context& ctx, std::span<const char> input)
 {
     const std::size_t half = input.size() / 2;
     ctx.emit(input.first(half));
@@ -97,6 +99,7 @@ struct runner_fixture {
     std::string spool_path;
     std::optional<ipc::spool> spool;
     task_pool_settings settings;
+    ringfork::detail::app_spec app;
     std::optional<task_registry> registry;
     std::string log_path;
     pid_t pid = -1;
@@ -127,6 +130,18 @@ struct runner_fixture {
             {"prime", {}, "prime"},
             {"fecho", {}, "unit-echo"},
             {"cancel", {}, "unit-wait-cancel"}};
+        app.function_tasks.push_back({"app-echo",
+                                      [](ringfork::task_context& ctx, std::string_view input) {
+                                          ctx.emit("from the app: ");
+                                          return std::string(input);
+                                      },
+                                      {}});
+        app.function_tasks.push_back({"app-throws", [](ringfork::task_context&, std::string_view) -> std::string {
+                                          throw std::runtime_error("the input was not a picture");
+                                      }, {}});
+        app.on_runner_start.push_back([] { ::setenv("RF_UNIT_RUNNER_HOOK", "ran", 1); });
+        app.command_tasks.push_back({"hook", {"sh", "-c", "echo $RF_UNIT_RUNNER_HOOK"}, {}});
+        add_app_tasks(settings, app);
         registry.emplace(settings);
     }
 
@@ -370,6 +385,21 @@ BOOST_AUTO_TEST_CASE(function_jobs_run_inside_the_runner)
     BOOST_TEST(s.out == "function body");
     BOOST_TEST(s.streamed == "function body");
     BOOST_TEST(s.progress == std::vector<std::string>{"half way"});
+}
+
+BOOST_AUTO_TEST_CASE(the_applications_functions_and_hooks_run_in_the_runner)
+{
+    runner_fixture f;
+    f.start();
+    job_seen s = f.run("app-echo", "", "bytes in");
+    BOOST_TEST(s.done.exit_code == 0);
+    BOOST_TEST(s.out == "from the app: bytes in");
+    s = f.run("app-throws");
+    BOOST_TEST(int(s.done.failure) == int(ipc::job_failure::function));
+    BOOST_TEST(ipc::text_of(s.done.text).find("the input was not a picture") != std::string_view::npos);
+    // on_runner_start ran in the runner before its first job (commands inherit its env).
+    s = f.run("hook");
+    BOOST_TEST(s.out == "ran\n");
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_asks_a_function_job_to_stop)
