@@ -99,6 +99,9 @@ void lower_limit(int resource, rlim_t value) noexcept
     lower_limit(RLIMIT_AS, p.address_space);
     lower_limit(RLIMIT_NOFILE, p.open_files);
     lower_limit(RLIMIT_FSIZE, p.file_size);
+    errno = 0;
+    if (const int prio = ::getpriority(PRIO_PROCESS, 0); errno == 0)
+        (void)::setpriority(PRIO_PROCESS, 0, std::min(prio + job_nice, 19));
     ::execvpe(p.argv[0], p.argv.data(), p.envp.data());
     child_fail("exec", p.argv[0], errno);
 }

@@ -240,11 +240,6 @@ int run_task_runner(const runner_start& start)
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     net::log::set_role(fmt::format("task runner {}", start.index));
     ::prctl(PR_SET_NAME, "rf-task");
-    // Jobs yield the CPU to the workers: a request never waits behind a computation for a
-    // core. Commands inherit it.
-    errno = 0;
-    if (const int prio = ::getpriority(PRIO_PROCESS, 0); errno == 0)
-        (void)::setpriority(PRIO_PROCESS, 0, std::min(prio + 10, 19));
     std::string error;
     if (!install_signals(error)) {
         net::log::error("{}", error);

@@ -52,7 +52,12 @@ struct job_env {
 /// on stdin, stdout to <id>.out (and the link), stderr to <id>.err, progress lines from the
 /// descriptor named in RINGFORK_PROGRESS_FD. Returns once it has exited and been reaped.
 [[nodiscard]] job_report run_command_job(const job_env& env);
-/// Runs a function task inside this process with the whole body as input.
+/// Jobs yield the CPU to the workers (a request never waits behind a computation for a
+/// core): a command's process and a function's thread run at this much lower priority.
+inline constexpr int job_nice = 10;
+
+/// Runs a function task inside this process, on a thread of its own at job_nice, with the
+/// whole body as input.
 [[nodiscard]] job_report run_function_job(const job_env& env);
 
 } // namespace ringfork::master
