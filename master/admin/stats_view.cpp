@@ -320,7 +320,7 @@ std::string render_task_jobs_json(const stats_model& m)
     std::string out = "[";
     auto o = std::back_inserter(out);
     for (std::size_t i = 0; i < m.task_jobs.size(); ++i) {
-        const task_job_view& j = m.task_jobs[i];
+        const job_view& j = m.task_jobs[i];
         fmt::format_to(o, R"({}{{"id":"{}","task":"{}","state":"{}","elapsed_s":{:.3f},"runner_pid":{}}})",
                        i ? "," : "", json_escape(j.id), json_escape(j.task), json_escape(j.state), j.elapsed_s,
                        j.runner_pid);
@@ -334,7 +334,7 @@ std::string render_task_jobs_table(const stats_model& m)
     std::string out;
     auto o = std::back_inserter(out);
     fmt::format_to(o, "{:<34}{:<20}{:<9}{:>9}  {}\n", "ID", "TASK", "STATE", "ELAPSED", "RUNNER");
-    for (const task_job_view& j : m.task_jobs)
+    for (const job_view& j : m.task_jobs)
         fmt::format_to(o, "{:<34}{:<20}{:<9}{:>9}  {}\n", j.id, j.task, j.state, format_duration(j.elapsed_s),
                        j.runner_pid ? std::to_string(j.runner_pid) : "-");
     fmt::format_to(o, "{} running, {} queued\n", m.task_running, m.task_queued);

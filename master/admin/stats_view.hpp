@@ -12,6 +12,7 @@
 
 #include "ipc/stats.hpp"
 #include "ipc/task_protocol.hpp"
+#include "master/tasks/job_view.hpp"
 
 namespace ringfork::master {
 
@@ -39,15 +40,6 @@ struct worker_view {
     ipc::worker_stats stats{};   ///< Its last cumulative snapshot.
 };
 
-/// One running or queued job.
-struct task_job_view {
-    std::string id;
-    std::string task;
-    std::string state;        ///< "running" or "queued".
-    double elapsed_s = 0;     ///< Since it started (running) or was submitted (queued).
-    std::int64_t runner_pid = 0;
-};
-
 /// Everything shown; totals = retired workers' sum + every live worker's last snapshot.
 struct stats_model {
     master_view master;
@@ -57,7 +49,7 @@ struct stats_model {
     unsigned task_runners = 0; ///< Runner processes alive now.
     std::size_t task_queued = 0;  ///< Jobs waiting for a runner now.
     std::size_t task_running = 0; ///< Jobs running now.
-    std::vector<task_job_view> task_jobs; ///< Running then queued (not in encode_model).
+    std::vector<job_view> task_jobs; ///< Running then queued (not in encode_model).
 };
 
 /// The GET /stats document: {"master":…, "totals":…, "workers":[…]}.

@@ -200,6 +200,16 @@ const flag_spec supervision[] = {
      [](options& o, sv v) { return set_seconds(v, o.upgrade_timeout_s); }},
 };
 
+/// A size in bytes, any size from 64 up.
+std::string set_bytes(sv v, std::uint64_t& field)
+{
+    unsigned long long bytes = 0;
+    std::string why = set_size(v, ~0ull, bytes);
+    if (why.empty())
+        field = bytes;
+    return why;
+}
+
 /// SECS for every task, or NAME=SECS for one (--task-timeout, --task-grace).
 std::string set_task_seconds(options& o, std::string_view which, sv v)
 {
@@ -249,23 +259,11 @@ const flag_spec tasks[] = {
          return why;
      }},
     {"--task-max-output", "BYTES", "output kept per job; beyond it the job fails (default 64m)",
-     [](options& o, sv v) {
-         unsigned long long bytes = 0;
-         std::string why = set_size(v, ~0ull, bytes);
-         if (why.empty())
-             o.tasks.max_output = bytes;
-         return why;
-     }},
+     [](options& o, sv v) { return set_bytes(v, o.tasks.max_output); }},
     {"--task-spool", "DIR", "job states and outputs (default $XDG_RUNTIME_DIR/ringfork-tasks)",
      [](options& o, sv v) { return set_text(v, "directory", o.tasks.spool); }},
     {"--task-spool-max", "BYTES", "ended jobs' files beyond this go, oldest first (default 1g)",
-     [](options& o, sv v) {
-         unsigned long long bytes = 0;
-         std::string why = set_size(v, ~0ull, bytes);
-         if (why.empty())
-             o.tasks.spool_max = bytes;
-         return why;
-     }},
+     [](options& o, sv v) { return set_bytes(v, o.tasks.spool_max); }},
     {"--task-ttl", "SECS", "ended jobs' files kept this long (default 3600)",
      [](options& o, sv v) {
          unsigned ms = 0;

@@ -84,8 +84,7 @@ stats_model supervisor::model() const
         m.task_runners = pool_->live_runners();
         m.task_queued = pool_->queued();
         m.task_running = pool_->running();
-        for (const job_view& j : pool_->jobs(now))
-            m.task_jobs.push_back({j.id, j.task, j.state, j.elapsed_s, j.runner_pid});
+        m.task_jobs = pool_->jobs(now);
     }
     for (const worker_proc& w : workers_) {
         m.totals.merge(w.last);

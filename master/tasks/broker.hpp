@@ -22,21 +22,13 @@
 #include "ipc/task_channel.hpp"
 #include "ipc/task_protocol.hpp"
 #include "master/supervise/backoff.hpp"
+#include "master/tasks/job_view.hpp"
 #include "master/tasks/registry.hpp"
 #include "master/tasks/scheduler.hpp"
 #include "master/tasks/task_settings.hpp"
 #include "net/fd.hpp"
 
 namespace ringfork::master {
-
-/// One job as `ringfork ctl tasks` and the dashboard show it.
-struct job_view {
-    std::string id;
-    std::string task;
-    std::string state;        ///< "queued" or "running".
-    double elapsed_s = 0;     ///< Since it started (running) or was submitted (queued).
-    std::int64_t runner_pid = 0;
-};
 
 class broker {
 public:

@@ -16,18 +16,10 @@ import time
 import unittest
 
 import rftest
+from taskutil import JOB_PATH, Call, http, procs_running, runners
 
-JOB_PATH = re.compile(r"^/tasks/jobs/([0-9a-f]{32})$")
 SECRET = b"root-only secret 7d1f\n"
 OTHER_UID = 4242  # neither root nor nobody: a local user who is not the server
-
-
-def http(port, method, path, body=b"", timeout=10.0):
-    """One request on a new connection (Connection: close): (status, headers, body)."""
-    with rftest.Conn(port, timeout=timeout) as c:
-        c.send(f"{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        return c.response(head=method == "HEAD")
 
 
 def raw_exchange(port, method, path, timeout):
@@ -38,23 +30,6 @@ def raw_exchange(port, method, path, timeout):
         return data
 
 
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
-
-
-def procs_running(argv):
-    """Live processes anywhere on the machine whose command line is exactly `argv`."""
-    return [int(d) for d in os.listdir("/proc") if d.isdigit() and cmdline(d) == argv and rftest.alive(int(d))]
-
-
-def runners(s):
-    return [p for p in rftest.children(s.pid) if rftest.alive(p) and rftest.comm(p) == "rf-task"]
-
-
 def marker():
     """A `sleep` argument no other process on the machine uses: finds this test's escapees."""
     return f"{random.randint(3000, 3999)}.{random.randint(100000, 999999)}"
@@ -63,30 +38,6 @@ def marker():
 def job_files(spool):
     """Names in the spool that belong to jobs (everything but the tmp directory)."""
     return sorted(n for n in os.listdir(spool) if n != "tmp")
-
-
-class Call(threading.Thread):
-    """A request on its own thread; .result is (status, headers, body) or .error."""
-
-    def __init__(self, port, method, path, body=b"", timeout=30.0):
-        super().__init__(daemon=True)
-        self.args = (port, method, path, body, timeout)
-        self.result = None
-        self.error = None
-
-    def run(self):
-        try:
-            self.result = http(*self.args)
-        except Exception as e:  # noqa: BLE001 - reported by the test
-            self.error = e
-
-    def outcome(self, timeout):
-        self.join(timeout)
-        if self.is_alive():
-            raise AssertionError(f"{self.args[1]} {self.args[2]} not answered within {timeout}s")
-        if self.error:
-            raise AssertionError(f"{self.args[1]} {self.args[2]} failed: {self.error!r}")
-        return self.result
 
 
 class HostileTest(unittest.TestCase):

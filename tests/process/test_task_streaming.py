@@ -3,7 +3,6 @@ follow=1 from another worker, DELETE of running and queued jobs, --task-max-jobs
 --task-max-rss, a runner killed mid-stream, progress and stderr, per-task settings."""
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -15,34 +14,10 @@ import unittest
 from unittest import mock
 
 import rftest
+from taskutil import JOB_PATH, http, procs_running, runners
 
 TEST_BIN = os.environ.get("RINGFORK_TEST_BIN")
-JOB_PATH = re.compile(r"^/tasks/jobs/([0-9a-f]{32})$")
 TEN_LINES = 'lines=sh -c "for i in 1 2 3 4 5 6 7 8 9 10; do echo line $i; sleep 0.2; done"'
-
-
-def http(port, method, path, body=b"", timeout=10.0):
-    """One request on a new connection (Connection: close): (status, headers, body)."""
-    with rftest.Conn(port, timeout=timeout) as c:
-        c.send(f"{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        return c.response(head=method == "HEAD")
-
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
-
-
-def procs_running(argv):
-    return [int(d) for d in os.listdir("/proc") if d.isdigit() and cmdline(d) == argv and rftest.alive(int(d))]
-
-
-def runners(s):
-    return [p for p in rftest.children(s.pid) if rftest.alive(p) and rftest.comm(p) == "rf-task"]
 
 
 class ChunkedReader:

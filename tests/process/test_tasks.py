@@ -8,28 +8,19 @@ import re
 import shutil
 import signal
 import tempfile
-import threading
 import time
 import unittest
 
 import rftest
+from taskutil import JOB_PATH, Call, cmdline, http, runners
 
 PLAIN = b"Hello, World!"
 PLAIN_REQUEST = b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n"
 ADMIN = r"admin: http://127\.0\.0\.1:(\d+)/"
-JOB_PATH = re.compile(r"^/tasks/jobs/([0-9a-f]{32})$")
 
 PRIME = 999999999999999989                       # prime: trial division to ~1e9
 COMPOSITE = 999999937 * 999999929                # smallest factor ~1e9: about as slow
 SPIN = '--task', 'spin=sh -c "sleep 1000 & while :; do :; done"'
-
-
-def http(port, method, path, body=b"", timeout=10.0):
-    """One request on a new connection (Connection: close): (status, headers, body)."""
-    with rftest.Conn(port, timeout=timeout) as c:
-        c.send(f"{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-               f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        return c.response(head=method == "HEAD")
 
 
 def fib(n):
@@ -44,19 +35,6 @@ def p99(samples):
     return s[max(0, math.ceil(0.99 * len(s)) - 1)]
 
 
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
-
-
-def runners(s):
-    """The live task-runner processes (comm rf-task) that are children of the master."""
-    return [p for p in rftest.children(s.pid) if rftest.alive(p) and rftest.comm(p) == "rf-task"]
-
-
 def running_jobs(s):
     """Job processes: live children of the task runners."""
     return [j for r in runners(s) for j in rftest.children(r) if rftest.alive(j)]
@@ -69,35 +47,6 @@ def session_sleepers(sid):
 
 def describe(sid):
     return ", ".join(f"{p}:{rftest.comm(p)}:{' '.join(cmdline(p))}" for p in rftest.session_pids(sid))
-
-
-class Call(threading.Thread):
-    """A request on its own thread; .result is (status, headers, body, seconds) or .error."""
-
-    def __init__(self, port, method, path, body=b"", timeout=30.0):
-        super().__init__(daemon=True)
-        self.args = (port, method, path, body, timeout)
-        self.result = None
-        self.error = None
-        self.done_at = None
-
-    def run(self):
-        t0 = time.monotonic()
-        try:
-            status, headers, body = http(*self.args)
-            self.done_at = time.monotonic()
-            self.result = (status, headers, body, self.done_at - t0)
-        except Exception as e:  # noqa: BLE001 - reported by the test
-            self.done_at = time.monotonic()
-            self.error = e
-
-    def outcome(self, timeout):
-        self.join(timeout)
-        if self.is_alive():
-            raise AssertionError(f"{self.args[1]} {self.args[2]} not answered within {timeout}s")
-        if self.error:
-            raise AssertionError(f"{self.args[1]} {self.args[2]} failed: {self.error!r}")
-        return self.result
 
 
 class TaskTest(unittest.TestCase):
