@@ -165,15 +165,16 @@ parse_outcome finish(options& out, action what)
     }
     if (out.app)
         add_app_tasks(out.tasks, *out.app);
-    if (out.tasks.spool.empty())
-        out.tasks.spool = default_spool_dir(::geteuid(), std::getenv("XDG_RUNTIME_DIR"));
-    if (std::string error; !check_task_settings(out.tasks, error))
-        return {action::serve, error};
     std::string why;
     auto who = resolve_run_as(out.user, ::geteuid(), ::getegid(), why);
     if (!who)
         return {action::serve, fmt::format("--user: {}", why)};
     out.run_as = std::move(*who);
+    if (out.tasks.spool.empty())
+        out.tasks.spool = default_spool_dir(::geteuid(), out.run_as.switch_user ? out.run_as.uid : ::geteuid(),
+                                            std::getenv("XDG_RUNTIME_DIR"));
+    if (std::string error; !check_task_settings(out.tasks, error))
+        return {action::serve, error};
     // The spool belongs to whoever runs the jobs and reads their files: the children's user.
     out.tasks.owner = out.run_as.switch_user ? ipc::spool_owner{out.run_as.uid, out.run_as.gid}
                                              : ipc::spool_owner{::geteuid(), ::getegid()};

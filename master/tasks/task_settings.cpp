@@ -160,12 +160,12 @@ bool check_task_settings(const task_pool_settings& s, std::string& error)
     return true;
 }
 
-std::string default_spool_dir(uid_t euid, const char* runtime_dir)
+std::string default_spool_dir(uid_t euid, uid_t owner, const char* runtime_dir)
 {
     if (runtime_dir != nullptr && *runtime_dir == '/')
         return fmt::format("{}/ringfork-tasks", runtime_dir);
-    if (euid == 0)
-        return "/run/ringfork-tasks"; // only root can create anything there
+    if (euid == 0) // only root can create anything in /run; one spool per children's user
+        return owner == 0 ? std::string("/run/ringfork-tasks") : fmt::format("/run/ringfork-tasks-{}", owner);
     return fmt::format("/tmp/ringfork-tasks-{}", euid);
 }
 

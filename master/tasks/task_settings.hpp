@@ -84,7 +84,7 @@ void add_app_tasks(task_pool_settings& s, const detail::app_spec& app);
 [[nodiscard]] bool check_task_settings(const task_pool_settings& s, std::string& error);
 /// The spool when none is given: $XDG_RUNTIME_DIR/ringfork-tasks; as root /run/ringfork-tasks;
 /// else /tmp/ringfork-tasks-UID (refused at start if someone else made it first).
-[[nodiscard]] std::string default_spool_dir(uid_t euid, const char* runtime_dir);
+[[nodiscard]] std::string default_spool_dir(uid_t euid, uid_t owner, const char* runtime_dir);
 /// How long a worker may wait for a synchronous job before its own deadline: the longest
 /// queue wait, run, grace and result delivery the master allows, plus a margin.
 [[nodiscard]] unsigned worker_task_wait_ms(const task_pool_settings& s) noexcept;

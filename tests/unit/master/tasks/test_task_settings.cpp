@@ -78,11 +78,13 @@ BOOST_AUTO_TEST_CASE(per_task_limits_fall_back_to_the_defaults)
 
 BOOST_AUTO_TEST_CASE(default_spool_is_private_to_its_user)
 {
-    BOOST_TEST(default_spool_dir(1000, "/run/user/1000") == "/run/user/1000/ringfork-tasks");
-    BOOST_TEST(default_spool_dir(0, nullptr) == "/run/ringfork-tasks");
-    BOOST_TEST(default_spool_dir(0, "") == "/run/ringfork-tasks");
-    BOOST_TEST(default_spool_dir(1000, nullptr) == "/tmp/ringfork-tasks-1000");
-    BOOST_TEST(default_spool_dir(1000, "relative") == "/tmp/ringfork-tasks-1000");
+    BOOST_TEST(default_spool_dir(1000, 1000, "/run/user/1000") == "/run/user/1000/ringfork-tasks");
+    BOOST_TEST(default_spool_dir(0, 0, nullptr) == "/run/ringfork-tasks");
+    BOOST_TEST(default_spool_dir(0, 0, "") == "/run/ringfork-tasks");
+    // Root's children as another user get a spool of their own (that user owns it).
+    BOOST_TEST(default_spool_dir(0, 65534, nullptr) == "/run/ringfork-tasks-65534");
+    BOOST_TEST(default_spool_dir(1000, 1000, nullptr) == "/tmp/ringfork-tasks-1000");
+    BOOST_TEST(default_spool_dir(1000, 1000, "relative") == "/tmp/ringfork-tasks-1000");
 }
 
 BOOST_AUTO_TEST_CASE(a_worker_outwaits_every_bound_of_the_master)
