@@ -3,62 +3,6 @@
 
 namespace ringfork::http::syntax {
 
-namespace {
-
-constexpr std::array<std::uint8_t, 256> char_classes = [] {
-    std::array<std::uint8_t, 256> table{};
-    constexpr std::string_view tchar_punct = "!#$%&'*+-.^_`|~";
-    constexpr std::string_view host_punct = "-._~!$&'()*+,;=%";
-    for (int c = 0; c < 256; ++c) {
-        const char ch = static_cast<char>(c);
-        const bool digit = c >= '0' && c <= '9';
-        const bool alnum = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        unsigned bits = 0;
-        if (alnum || tchar_punct.find(ch) != std::string_view::npos) bits |= c_tchar;
-        if (c >= 0x21 && c <= 0x7e && c != '#') bits |= c_target;
-        if (c == '\t' || (c >= 0x20 && c != 0x7f)) bits |= c_value;
-        if (alnum || host_punct.find(ch) != std::string_view::npos) bits |= c_host;
-        if (digit) bits |= c_digit;
-        table[c] = static_cast<std::uint8_t>(bits);
-    }
-    return table;
-}();
-
-// Hex digit values; 0xff marks a non-hex byte.
-constexpr std::array<std::uint8_t, 256> hex_values = [] {
-    std::array<std::uint8_t, 256> table{};
-    for (int c = 0; c < 256; ++c) {
-        int v = 0xff;
-        if (c >= '0' && c <= '9') v = c - '0';
-        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-        table[c] = static_cast<std::uint8_t>(v);
-    }
-    return table;
-}();
-
-} // namespace
-
-bool has(char c, std::uint8_t cls) noexcept
-{
-    return (char_classes[static_cast<unsigned char>(c)] & cls) != 0;
-}
-
-std::uint8_t hex_value(char c) noexcept
-{
-    return hex_values[static_cast<unsigned char>(c)];
-}
-
-bool equals_lower(std::string_view s, std::string_view lower) noexcept
-{
-    if (s.size() != lower.size())
-        return false;
-    for (std::size_t i = 0; i < s.size(); ++i)
-        if (ascii_lower(s[i]) != lower[i])
-            return false;
-    return true;
-}
-
 bool starts_with_lower(std::string_view s, std::string_view lower) noexcept
 {
     return s.size() >= lower.size() && equals_lower(s.substr(0, lower.size()), lower);

@@ -27,14 +27,58 @@ enum : std::uint8_t {
     c_digit = 16,
 };
 
+/// Each byte's classes; the parsers test a class per byte, so this is read inline.
+inline constexpr std::array<std::uint8_t, 256> char_classes = [] {
+    std::array<std::uint8_t, 256> table{};
+    constexpr std::string_view tchar_punct = "!#$%&'*+-.^_`|~";
+    constexpr std::string_view host_punct = "-._~!$&'()*+,;=%";
+    for (int c = 0; c < 256; ++c) {
+        const char ch = static_cast<char>(c);
+        const bool digit = c >= '0' && c <= '9';
+        const bool alnum = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        unsigned bits = 0;
+        if (alnum || tchar_punct.find(ch) != std::string_view::npos) bits |= c_tchar;
+        if (c >= 0x21 && c <= 0x7e && c != '#') bits |= c_target;
+        if (c == '\t' || (c >= 0x20 && c != 0x7f)) bits |= c_value;
+        if (alnum || host_punct.find(ch) != std::string_view::npos) bits |= c_host;
+        if (digit) bits |= c_digit;
+        table[c] = static_cast<std::uint8_t>(bits);
+    }
+    return table;
+}();
+
+/// Hex digit values; 0xff marks a non-hex byte.
+inline constexpr std::array<std::uint8_t, 256> hex_values = [] {
+    std::array<std::uint8_t, 256> table{};
+    for (int c = 0; c < 256; ++c) {
+        int v = 0xff;
+        if (c >= '0' && c <= '9') v = c - '0';
+        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+        table[c] = static_cast<std::uint8_t>(v);
+    }
+    return table;
+}();
+
 /// The byte `c` is in class `cls`.
-[[nodiscard]] bool has(char c, std::uint8_t cls) noexcept;
+[[nodiscard]] inline bool has(char c, std::uint8_t cls) noexcept
+{
+    return (char_classes[static_cast<unsigned char>(c)] & cls) != 0;
+}
 /// The value of a hex digit, 0xff for any other byte (one table load; net::hex_value needs
 /// a separate is_hex test).
-[[nodiscard]] std::uint8_t hex_value(char c) noexcept;
+[[nodiscard]] inline std::uint8_t hex_value(char c) noexcept { return hex_values[static_cast<unsigned char>(c)]; }
 [[nodiscard]] constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 /// ASCII case-insensitive equality; `lower` must already be lower case.
-[[nodiscard]] bool equals_lower(std::string_view s, std::string_view lower) noexcept;
+[[nodiscard]] inline bool equals_lower(std::string_view s, std::string_view lower) noexcept
+{
+    if (s.size() != lower.size())
+        return false;
+    for (std::size_t i = 0; i < s.size(); ++i)
+        if (ascii_lower(s[i]) != lower[i])
+            return false;
+    return true;
+}
 [[nodiscard]] bool starts_with_lower(std::string_view s, std::string_view lower) noexcept;
 /// `s` without leading and trailing spaces and tabs.
 [[nodiscard]] std::string_view trim_ows(std::string_view s) noexcept;
