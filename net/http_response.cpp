@@ -26,15 +26,32 @@ void append_u64(net::byte_buffer& out, std::uint64_t v)
 }
 
 /// No CR, LF or NUL: nothing that could end a header line, or the head, early. Runs for
-/// every header of every response: one compare per byte that is not a control character.
+/// every header of every response, so it looks at eight bytes at a time: a word has a zero
+/// byte exactly when (w - 0x01..01) & ~w & 0x80..80 is not zero, and XOR with a repeated
+/// byte turns that byte into zero. The last word overlaps the one before it; a value
+/// shorter than a word is padded with a harmless byte.
 bool fits_one_line(std::string_view s) noexcept
 {
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c <= '\r' && (c == '\r' || c == '\n' || c == '\0')) [[unlikely]]
+    constexpr std::uint64_t ones = 0x0101010101010101ull;
+    constexpr std::uint64_t highs = 0x8080808080808080ull;
+    const auto has_zero_byte = [](std::uint64_t w) { return (w - ones) & ~w & highs; };
+    const auto breaks_line = [&](std::uint64_t w) {
+        return has_zero_byte(w) | has_zero_byte(w ^ (ones * '\r')) | has_zero_byte(w ^ (ones * '\n'));
+    };
+    const char* p = s.data();
+    const std::size_t n = s.size();
+    std::uint64_t w = ones * 'a';
+    if (n < sizeof w) {
+        std::memcpy(&w, p, n);
+        return breaks_line(w) == 0;
+    }
+    for (std::size_t i = 0; i + sizeof w < n; i += sizeof w) {
+        std::memcpy(&w, p + i, sizeof w);
+        if (breaks_line(w)) [[unlikely]]
             return false;
     }
-    return true;
+    std::memcpy(&w, p + n - sizeof w, sizeof w);
+    return breaks_line(w) == 0;
 }
 
 /// `s` with bytes outside printable ASCII shown as \xHH, so a log line stays one line.
@@ -163,8 +180,19 @@ void response_writer::header(std::string_view name, std::string_view value)
 {
     if (rejected_)
         return;
-    if (!fits_one_line(name) || !fits_one_line(value) || name.empty()) [[unlikely]] {
+    if (!fits_one_line(name) || name.empty()) [[unlikely]] {
         reject(name, name.empty() ? "an empty name" : "CR, LF or NUL");
+        return;
+    }
+    header_value(name, value);
+}
+
+void response_writer::header_value(std::string_view name, std::string_view value)
+{
+    if (rejected_)
+        return;
+    if (!fits_one_line(value)) [[unlikely]] {
+        reject(name, "CR, LF or NUL");
         return;
     }
     char* p = out_.reserve_tail(name.size() + value.size() + 4);
@@ -241,7 +269,7 @@ void response_writer::finish(std::string_view body)
 void write_error(response_writer& w, unsigned status, std::string_view extra_headers)
 {
     w.start(status);
-    w.header("Content-Type", "text/plain; charset=utf-8");
+    w.header_value("Content-Type", "text/plain; charset=utf-8");
     // Whole lines, each "Name: value\r\n"; anything else there is a bad header.
     while (!extra_headers.empty() && !w.rejected()) {
         const std::size_t end = extra_headers.find("\r\n");

@@ -60,6 +60,9 @@ public:
     void start(unsigned status, std::string_view reason);
     /// One header line, checked for CR, LF and NUL (see above).
     void header(std::string_view name, std::string_view value);
+    /// The same for a name that is a literal of ringfork's own ("Content-Type"): only the
+    /// value, which may come from anywhere, is checked.
+    void header_value(std::string_view literal_name, std::string_view value);
     /// Content-Length, Connection, the blank line and (unless HEAD) the body.
     void finish(std::string_view body);
     /// For bodies sent separately: writes Content-Length: `length` and ends the head.

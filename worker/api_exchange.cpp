@@ -108,7 +108,7 @@ inline void exchange::write_whole(http::response_writer& w, int status, std::str
     }
     w.start(static_cast<unsigned>(status));
     if (!content_type.empty())
-        w.header("Content-Type", content_type);
+        w.header_value("Content-Type", content_type);
     if (headers)
         for (const header& h : *headers)
             w.header(h.name, h.value);
@@ -179,7 +179,7 @@ void exchange::start_stream(int status, std::string_view content_type, const std
     auto head = [&](http::response_writer& w) {
         w.start(static_cast<unsigned>(status >= 100 && status <= 999 ? status : 500));
         if (!content_type.empty())
-            w.header("Content-Type", content_type);
+            w.header_value("Content-Type", content_type);
         for (const header& h : headers)
             w.header(h.name, h.value);
         chunked_ = w.finish_head_unknown_length();

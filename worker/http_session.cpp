@@ -272,7 +272,7 @@ void http_session::dispatch(const http::request& req, std::span<const char> body
     } else if (req.path == "*") {
         // OPTIONS * asks about the server as a whole.
         w.start(200);
-        w.header("Allow", env.routes.allow_all());
+        w.header_value("Allow", env.routes.allow_all());
         w.finish({});
     } else {
         std::string_view path;

@@ -71,8 +71,8 @@ void static_handler::handle(const request_view& req, http::response_writer& w, d
         if (!path.ends_with('/')) {
             // RFC 9110 §15.4.2: the slashed URL is where relative links in the index resolve.
             w.start(301);
-            w.header("Location", static_rules::directory_location(path, req.head.query));
-            w.header("Content-Type", "text/plain; charset=utf-8");
+            w.header_value("Location", static_rules::directory_location(path, req.head.query));
+            w.header_value("Content-Type", "text/plain; charset=utf-8");
             w.finish("Moved Permanently\n");
             return;
         }
@@ -135,10 +135,10 @@ void static_handler::serve_file(const request_view& req, http::response_writer& 
     }
     const open_file& f = *chosen;
     auto common_headers = [&] {
-        w.header("Last-Modified", {f.last_modified, sizeof f.last_modified});
-        w.header("ETag", f.etag);
+        w.header_value("Last-Modified", {f.last_modified, sizeof f.last_modified});
+        w.header_value("ETag", f.etag);
         if (has_variants)
-            w.header("Vary", "Accept-Encoding");
+            w.header_value("Vary", "Accept-Encoding");
     };
     switch (static_rules::evaluate(req.head, f.etag, f.mtime_s)) {
     case static_rules::precondition::not_modified:
@@ -168,14 +168,14 @@ void static_handler::serve_file(const request_view& req, http::response_writer& 
     if (range.kind == static_rules::range_kind::multipart) {
         if (boundary_.empty())
             boundary_ = make_boundary();
-        w.header("Content-Type", fmt::format("multipart/byteranges; boundary={}", boundary_));
+        w.header_value("Content-Type", fmt::format("multipart/byteranges; boundary={}", boundary_));
     } else {
-        w.header("Content-Type", static_rules::content_type(relative));
+        w.header_value("Content-Type", static_rules::content_type(relative));
     }
     common_headers();
-    w.header("Accept-Ranges", "bytes");
+    w.header_value("Accept-Ranges", "bytes");
     if (!coding.empty())
-        w.header("Content-Encoding", coding);
+        w.header_value("Content-Encoding", coding);
     if (range.kind == static_rules::range_kind::multipart) {
         serve_ranges(req, w, stream, chosen, range, static_rules::content_type(relative));
         return;
@@ -185,7 +185,7 @@ void static_handler::serve_file(const request_view& req, http::response_writer& 
         length = range.range.last - range.range.first + 1;
         char buf[80];
         auto res = fmt::format_to_n(buf, sizeof buf, "bytes {}-{}/{}", range.range.first, range.range.last, f.size);
-        w.header("Content-Range", {buf, res.size});
+        w.header_value("Content-Range", {buf, res.size});
     }
     w.finish_head(length);
     if (w.rejected() || req.head.verb == http::method::head || length == 0)
@@ -276,7 +276,7 @@ void static_handler::list_directory(const request_view& req, http::response_writ
     }
     page += "</ul>\n</body></html>\n";
     w.start(200);
-    w.header("Content-Type", "text/html; charset=utf-8");
+    w.header_value("Content-Type", "text/html; charset=utf-8");
     w.finish(page);
 }
 

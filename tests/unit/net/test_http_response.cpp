@@ -157,6 +157,28 @@ BOOST_AUTO_TEST_CASE(header_name_with_crlf_or_nul_becomes_a_500)
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_bad_byte_is_found_at_every_position_of_long_values)
+{
+    // The check reads eight bytes at a time, then the rest one by one: every position of
+    // values up to 40 bytes, and bytes next to CR, LF and NUL (0x0b, 0x0c, 0x0e, 0x01,
+    // 0x8a, 0x8d, 0x80, 0xff) that must pass.
+    for (std::size_t len = 1; len <= 40; ++len)
+        for (std::size_t at = 0; at < len; ++at) {
+            for (const char bad : {'\r', '\n', '\0'}) {
+                std::string v(len, 'a');
+                v[at] = bad;
+                BOOST_TEST_INFO("length " << len << ", byte " << int(bad) << " at " << at);
+                BOOST_TEST(redirect_with("X-V", v) == "earlier" + expected_500);
+            }
+            for (const char fine : {'\x0b', '\x0c', '\x0e', '\x01', '\x8a', '\x8d', '\x80', '\xff'}) {
+                std::string v(len, 'b');
+                v[at] = fine;
+                BOOST_TEST_INFO("length " << len << ", byte " << int(fine) << " at " << at);
+                BOOST_TEST(redirect_with("X-V", v).find("X-V: " + v + "\r\n") != std::string::npos);
+            }
+        }
+}
+
 BOOST_AUTO_TEST_CASE(ordinary_values_pass_untouched)
 {
     // Tabs, spaces, obs-text and other punctuation are not the writer's business.
