@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "ipc/stats.hpp"
+#include "net/ascii.hpp"
 
 namespace ringfork::ipc {
 
@@ -176,12 +177,7 @@ static_assert(std::is_trivially_copyable_v<task_stats>);
 
 constexpr bool valid_task_name(std::string_view name) noexcept
 {
-    if (name.empty() || name.size() > task_name_max)
-        return false;
-    for (const char c : name)
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return false;
-    return true;
+    return net::is_name(name, task_name_max);
 }
 
 constexpr bool valid_job_id(std::string_view id) noexcept

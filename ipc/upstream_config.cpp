@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "net/address.hpp"
+#include "net/ascii.hpp"
 
 namespace ringfork::ipc {
 
@@ -88,11 +89,7 @@ std::optional<upstream_address> parse_upstream_address(std::string_view text)
 
 bool valid_upstream_name(std::string_view name) noexcept
 {
-    if (name.empty() || name.size() > upstream_name_max)
-        return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-    });
+    return net::is_name(name, upstream_name_max);
 }
 
 int proxy_settings::find(std::string_view name) const noexcept

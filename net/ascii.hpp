@@ -24,6 +24,20 @@ namespace ringfork::net {
     return is_digit(c) ? c - '0' : ascii_lower(c) - 'a' + 10;
 }
 
+/// Letters, digits, '_' and '-': what task, upstream and app names are made of.
+[[nodiscard]] constexpr bool is_name_char(char c) noexcept { return is_alnum(c) || c == '_' || c == '-'; }
+
+/// One to `max` name characters.
+[[nodiscard]] constexpr bool is_name(std::string_view s, std::size_t max) noexcept
+{
+    if (s.empty() || s.size() > max)
+        return false;
+    for (const char c : s)
+        if (!is_name_char(c))
+            return false;
+    return true;
+}
+
 /// Equal ignoring ASCII case.
 [[nodiscard]] constexpr bool iequals(std::string_view a, std::string_view b) noexcept
 {

@@ -34,8 +34,8 @@ inline constexpr std::array<std::uint8_t, 256> char_classes = [] {
     constexpr std::string_view host_punct = "-._~!$&'()*+,;=%";
     for (int c = 0; c < 256; ++c) {
         const char ch = static_cast<char>(c);
-        const bool digit = c >= '0' && c <= '9';
-        const bool alnum = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        const bool digit = net::is_digit(ch);
+        const bool alnum = net::is_alnum(ch);
         unsigned bits = 0;
         if (alnum || tchar_punct.find(ch) != std::string_view::npos) bits |= c_tchar;
         if (c >= 0x21 && c <= 0x7e && c != '#') bits |= c_target;
@@ -51,11 +51,8 @@ inline constexpr std::array<std::uint8_t, 256> char_classes = [] {
 inline constexpr std::array<std::uint8_t, 256> hex_values = [] {
     std::array<std::uint8_t, 256> table{};
     for (int c = 0; c < 256; ++c) {
-        int v = 0xff;
-        if (c >= '0' && c <= '9') v = c - '0';
-        else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
-        table[c] = static_cast<std::uint8_t>(v);
+        const char ch = static_cast<char>(c);
+        table[c] = static_cast<std::uint8_t>(net::is_hex(ch) ? net::hex_value(ch) : 0xff);
     }
     return table;
 }();

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "net/ascii.hpp"
+
 namespace ringfork::http {
 
 namespace {
@@ -33,7 +35,7 @@ bool valid_name(std::string_view name) noexcept
     if (name.empty())
         return false;
     for (char c : name)
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+        if (!(net::is_alnum(c) || c == '_'))
             return false;
     return true;
 }

@@ -9,30 +9,20 @@
 #include <iterator>
 #include <limits>
 
+#include "net/ascii.hpp"
+#include "net/http_syntax.hpp"
+
 namespace ringfork::worker::static_rules {
 namespace {
 
 static_assert(sizeof(std::time_t) >= 8, "HTTP-dates past 2038 need a 64-bit time_t");
 
-constexpr char to_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return to_lower(x) == to_lower(y);
-           });
-}
-
-std::string_view trim_ows(std::string_view s) noexcept
-{
-    while (!s.empty() && is_ows(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
+using http::syntax::is_ows;
+using http::syntax::trim_ows;
+using net::ascii_lower;
+using net::iequals;
+using net::is_alnum;
+using net::is_digit;
 
 // ---- entity-tags (RFC 9110 §8.8.3) ----
 
@@ -285,7 +275,7 @@ bool wants_charset(std::string_view type) noexcept
 std::string lower(std::string_view s)
 {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), to_lower);
+    std::transform(out.begin(), out.end(), out.begin(), ascii_lower);
     return out;
 }
 
@@ -495,7 +485,7 @@ std::string_view mime_table::find(std::string_view path) const noexcept
     if (ext.empty() || ext.size() > max_ext)
         return octet_stream;
     char buf[max_ext];
-    std::transform(ext.begin(), ext.end(), buf, to_lower);
+    std::transform(ext.begin(), ext.end(), buf, ascii_lower);
     const std::string_view key(buf, ext.size());
     const auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
                                      [](const auto& e, std::string_view k) { return std::string_view(e.first) < k; });
@@ -528,7 +518,7 @@ bool accepts_encoding(std::string_view accept_encoding, std::string_view coding)
             const std::size_t next = std::min(element.find(';'), element.size());
             const std::string_view param = trim_ows(element.substr(0, next));
             element.remove_prefix(next);
-            if (param.size() < 2 || to_lower(param[0]) != 'q' || param[1] != '=')
+            if (param.size() < 2 || ascii_lower(param[0]) != 'q' || param[1] != '=')
                 continue;
             const std::string_view q = param.substr(2);
             const std::string_view frac = q.size() > 1 ? q.substr(2) : std::string_view{};
@@ -560,8 +550,7 @@ constexpr std::array<std::uint8_t, 256> uri_keeps = [] {
     constexpr std::uint8_t all = bit(uri_part::segment) | bit(uri_part::path) | bit(uri_part::query);
     constexpr std::uint8_t path_and_query = bit(uri_part::path) | bit(uri_part::query);
     for (int c = 0; c < 256; ++c) {
-        const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        if (alnum || std::string_view("-._~").find(static_cast<char>(c)) != std::string_view::npos)
+        if (is_alnum(static_cast<char>(c)) || std::string_view("-._~").find(static_cast<char>(c)) != std::string_view::npos)
             table[c] = all; // unreserved
         else if (std::string_view("!$&'()*+,;=:@/").find(static_cast<char>(c)) != std::string_view::npos)
             table[c] = path_and_query; // sub-delims, and the rest of pchar, and '/'
