@@ -2,7 +2,6 @@
 #include "ipc/upstream_config.hpp"
 
 #include <netinet/in.h>
-#include <sys/un.h>
 
 #include <algorithm>
 #include <cstring>
@@ -11,6 +10,7 @@
 
 #include "net/address.hpp"
 #include "net/ascii.hpp"
+#include "net/unix_address.hpp"
 
 namespace ringfork::ipc {
 
@@ -66,13 +66,11 @@ std::optional<upstream_address> parse_upstream_address(std::string_view text)
     out.text = text;
     if (text.starts_with("unix:")) {
         const std::string_view path = text.substr(5);
-        auto& sun = reinterpret_cast<sockaddr_un&>(out.addr);
-        if (path.empty() || path.front() != '/' || path.size() >= sizeof sun.sun_path ||
-            path.find('\0') != std::string_view::npos)
+        const auto sun = net::make_unix_address(path);
+        if (!sun || path.front() != '/')
             return std::nullopt;
-        sun.sun_family = AF_UNIX;
-        std::memcpy(sun.sun_path, path.data(), path.size());
-        out.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+        std::memcpy(&out.addr, &sun->storage, sizeof sun->storage);
+        out.length = sun->length;
         return out;
     }
     // net::parse_address also takes ":PORT" and "*:PORT" (listen on any address): not a

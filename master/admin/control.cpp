@@ -10,7 +10,6 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,46 +20,37 @@
 #include "ipc/control.hpp"
 #include "net/error.hpp"
 #include "net/log.hpp"
+#include "net/unix_address.hpp"
 
 namespace ringfork::master {
 
 namespace {
 
-bool make_unix_address(const std::string& path, sockaddr_un& sa, std::string& error)
-{
-    std::memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    if (path.empty() || path.size() >= sizeof sa.sun_path) {
-        error = fmt::format("control socket {}: path empty or longer than {} bytes", path, sizeof sa.sun_path - 1);
-        return false;
-    }
-    std::memcpy(sa.sun_path, path.data(), path.size());
-    return true;
-}
-
 /// True when something accepts connections at `sa` (a live server).
-bool answers(const sockaddr_un& sa)
+bool answers(const net::unix_address& sa)
 {
     net::unique_fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!probe)
         return false;
     // EAGAIN: a live listener with a full backlog is still live.
-    return ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0 || errno == EAGAIN;
+    return ::connect(probe.get(), sa.get(), sa.length) == 0 || errno == EAGAIN;
 }
 
 } // namespace
 
 bool control_server::open(const std::string& path, std::string& error)
 {
-    sockaddr_un sa;
-    if (!make_unix_address(path, sa, error))
+    const std::optional<net::unix_address> sa = net::make_unix_address(path);
+    if (!sa) {
+        error = fmt::format("control socket {}: path empty or longer than {} bytes", path, net::unix_path_max);
         return false;
+    }
     if (struct stat st{}; ::lstat(path.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             error = fmt::format("control socket {}: exists and is not a socket; not replacing it", path);
             return false;
         }
-        if (answers(sa)) {
+        if (answers(*sa)) {
             error = fmt::format("control socket {}: a running server answers there; not taking it over", path);
             return false;
         }
@@ -76,7 +66,7 @@ bool control_server::open(const std::string& path, std::string& error)
     }
     // The umask makes the file 0600 from the moment it exists; the master is single-threaded.
     const mode_t old = ::umask(0177);
-    const int rc = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+    const int rc = ::bind(fd.get(), sa->get(), sa->length);
     const int bind_errno = errno;
     ::umask(old);
     if (rc != 0) {

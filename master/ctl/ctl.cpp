@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include "ipc/control.hpp"
 #include "net/error.hpp"
 #include "net/fd.hpp"
+#include "net/unix_address.hpp"
 
 namespace ringfork::master {
 
@@ -117,7 +117,7 @@ namespace {
 /// One attempt of control_request. `dropped`: the server closed the connection before
 /// answering anything (it sheds connections that have not sent their line yet when its
 /// table is full), so the request never ran and may be sent again.
-std::optional<std::string> request_once(const sockaddr_un& sa, const std::string& path, const std::string& line,
+std::optional<std::string> request_once(const net::unix_address& sa, const std::string& path, const std::string& line,
                                         std::string& error, bool& dropped)
 {
     dropped = false;
@@ -127,7 +127,7 @@ std::optional<std::string> request_once(const sockaddr_un& sa, const std::string
     const timeval tv{5, 0};
     setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
+    if (::connect(fd.get(), sa.get(), sa.length) != 0)
         return error = net::sys_error("connect", path, errno), std::nullopt;
     // Whoever can write in the socket's directory could put a listener of their own there:
     // talk only to a server run by root or by this user.
@@ -173,18 +173,17 @@ std::optional<std::string> request_once(const sockaddr_un& sa, const std::string
 
 std::optional<std::string> control_request(const std::string& path, const std::string& line, std::string& error)
 {
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    if (path.size() >= sizeof sa.sun_path)
-        return error = fmt::format("control socket {}: path too long", path), std::nullopt;
-    std::memcpy(sa.sun_path, path.data(), path.size());
+    const std::optional<net::unix_address> sa = net::make_unix_address(path);
+    if (!sa)
+        return error = fmt::format("control socket {}: path empty or longer than {} bytes", path, net::unix_path_max),
+               std::nullopt;
     std::optional<std::string> got;
     // A flood of idle clients can keep the table full of connections too young to give
     // way for a while: retry a dropped request with a growing pause, about 2.5 s in all.
     useconds_t pause = 50'000;
     for (int attempt = 0; attempt < 7; ++attempt) {
         bool dropped = false;
-        got = request_once(sa, path, line, error, dropped);
+        got = request_once(*sa, path, line, error, dropped);
         if (got || !dropped)
             break;
         ::usleep(pause);

@@ -4,7 +4,6 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "master/admin/control.hpp"
 #include "master/ctl/ctl.hpp"
 #include "master/config/options.hpp"
+#include "net/unix_address.hpp"
 
 using namespace ringfork::master;
 
@@ -28,14 +28,6 @@ namespace {
 std::string temp_socket_path(const char* name)
 {
     return fmt::format("/tmp/rf-test-{}-{}.sock", name, getpid());
-}
-
-sockaddr_un unix_address(const std::string& path)
-{
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    std::memcpy(sa.sun_path, path.data(), path.size());
-    return sa;
 }
 
 /// Opens `s` at a fresh temporary path named after `name`; returns the path.
@@ -100,8 +92,8 @@ BOOST_AUTO_TEST_CASE(socket_file_mode_takeover_and_removal)
     // A stale socket (nobody listening) is replaced.
     {
         int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-        const sockaddr_un sa = unix_address(path);
-        BOOST_REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0);
+        const ringfork::net::unix_address sa = *ringfork::net::make_unix_address(path);
+        BOOST_REQUIRE(::bind(fd, sa.get(), sa.length) == 0);
         ::close(fd);
         control_server c;
         BOOST_TEST(c.open(path, error), error);
@@ -147,8 +139,8 @@ BOOST_AUTO_TEST_CASE(an_over_long_line_gets_an_error_line_not_a_reset)
     std::string got, failure;
     std::thread client([&] {
         int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-        const sockaddr_un sa = unix_address(path);
-        if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
+        const ringfork::net::unix_address sa = *ringfork::net::make_unix_address(path);
+        if (::connect(fd, sa.get(), sa.length) != 0)
             failure = "connect";
         const std::string line(20000, 'x');
         if (failure.empty() && ::send(fd, line.data(), line.size(), MSG_NOSIGNAL) != ssize_t(line.size()))
@@ -178,10 +170,10 @@ BOOST_AUTO_TEST_CASE(idle_connections_give_way_to_a_request)
     std::string answer_error;
     std::vector<int> idle;
     std::thread client([&] {
-        const sockaddr_un sa = unix_address(path);
+        const ringfork::net::unix_address sa = *ringfork::net::make_unix_address(path);
         for (std::size_t i = 0; i < control_server::limits.max_connections * 2 + 1; ++i) {
             int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-            (void)::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+            (void)::connect(fd, sa.get(), sa.length);
             idle.push_back(fd);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100)); // let the server take them all
@@ -211,8 +203,8 @@ BOOST_AUTO_TEST_CASE(the_client_talks_only_to_root_or_its_own_user)
         if (::setgid(65534) != 0 || ::setuid(65534) != 0)
             _exit(1);
         int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-        const sockaddr_un sa = unix_address(path);
-        if (::bind(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 4) != 0)
+        const ringfork::net::unix_address sa = *ringfork::net::make_unix_address(path);
+        if (::bind(fd, sa.get(), sa.length) != 0 || ::listen(fd, 4) != 0)
             _exit(2);
         (void)!::write(ready[1], "r", 1);
         const int c = ::accept(fd, nullptr, nullptr);
