@@ -23,6 +23,16 @@ std::string decode_query_component(std::string_view raw)
     return out;
 }
 
+std::optional<std::string_view> query_value(std::string_view query, std::string_view key) noexcept
+{
+    std::optional<std::string_view> found;
+    for_each_query_param(query, [&](std::string_view k, std::string_view v) {
+        if (!found && k == key)
+            found = v;
+    });
+    return found;
+}
+
 bool query_has(std::string_view query, std::string_view key, std::string_view value)
 {
     bool found = false;

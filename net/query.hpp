@@ -2,6 +2,7 @@
 // decoding one component. Owns the syntax; leaves what a parameter means to its caller.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,10 @@ template <typename F> void for_each_query_param(std::string_view query, F&& fn)
 /// Decodes one component: '+' is a space and %XX a byte; a '%' not followed by two hex
 /// digits stays as it is.
 [[nodiscard]] std::string decode_query_component(std::string_view raw);
+
+/// The raw value of the first parameter named `key` (compared undecoded); an empty view for
+/// a parameter without '='; nullopt when there is none.
+[[nodiscard]] std::optional<std::string_view> query_value(std::string_view query, std::string_view key) noexcept;
 
 /// True when the query has parameter `key` with exactly the raw value `value` ("async=1").
 [[nodiscard]] bool query_has(std::string_view query, std::string_view key, std::string_view value);

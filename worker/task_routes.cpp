@@ -15,6 +15,7 @@
 #include "ipc/task_protocol.hpp"
 #include "net/error.hpp"
 #include "net/log.hpp"
+#include "net/query.hpp"
 #include "worker/chunked_body.hpp"
 #include "worker/file_cache.hpp"
 #include "worker/job_cancel.hpp"
@@ -23,21 +24,6 @@
 namespace ringfork::worker {
 
 namespace {
-
-
-/// True when the query string has `param` ("async=1") as one of its parameters.
-bool has_param(std::string_view query, std::string_view param)
-{
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        if (query.substr(0, amp) == param)
-            return true;
-        if (amp == std::string_view::npos)
-            break;
-        query.remove_prefix(amp + 1);
-    }
-    return false;
-}
 
 std::uint64_t unix_ms()
 {
@@ -132,10 +118,10 @@ void task_submit_handler::handle(const request_view& req, http::response_writer&
         http::write_error(w, 414);
         return;
     }
-    const bool async = has_param(req.head.query, "async=1");
+    const bool async = net::query_has(req.head.query, "async", "1");
     // Streaming needs chunked framing and trailers: HTTP/1.1 only; 1.0 clients get the
     // answer whole.
-    const bool stream = !async && has_param(req.head.query, "stream=1") && req.head.version_minor >= 1;
+    const bool stream = !async && net::query_has(req.head.query, "stream", "1") && req.head.version_minor >= 1;
     std::string id;
     if (async) {
         // The body goes to the spool now, so the answer never waits for a runner to read it.
@@ -231,7 +217,7 @@ void job_status_handler::handle(const request_view& req, http::response_writer& 
         w.finish(ipc::job_state_json(id, *state, unix_ms()));
         return;
     }
-    if (output && has_param(req.head.query, "follow=1") && req.head.version_minor >= 1 && !w.context().head) {
+    if (output && net::query_has(req.head.query, "follow", "1") && req.head.version_minor >= 1 && !w.context().head) {
         // From the start, then as it grows, until it ends: chunks, then trailers.
         w.start(200);
         w.header("Content-Type", "text/plain; charset=utf-8");

@@ -43,19 +43,6 @@ prime_check check_prime(std::uint64_t n) noexcept
 
 std::uint64_t naive_fib(unsigned n) noexcept { return n < 2 ? n : naive_fib(n - 1) + naive_fib(n - 2); }
 
-std::optional<std::string_view> query_value(std::string_view query, std::string_view key) noexcept
-{
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        const std::string_view pair = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-        const auto eq = pair.find('=');
-        if (pair.substr(0, eq) == key)
-            return eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    }
-    return std::nullopt;
-}
-
 int prime_task(task_context& ctx, std::span<const char>)
 {
     const auto n = n_argument(ctx.args());

@@ -7,6 +7,8 @@
 #include <span>
 #include <string_view>
 
+#include "net/query.hpp"
+
 namespace ringfork::master {
 
 class task_context;
@@ -25,7 +27,7 @@ struct prime_check {
 /// Fibonacci by plain exponential recursion (fib(0) = 0, fib(1) = 1).
 [[nodiscard]] std::uint64_t naive_fib(unsigned n) noexcept;
 /// The value of `key` in a query string ("a=1&n=42"), undecoded; nullopt when absent.
-[[nodiscard]] std::optional<std::string_view> query_value(std::string_view query, std::string_view key) noexcept;
+using net::query_value;
 /// builtin:prime: "N is prime" or "N is not prime: divisible by D" for the argument n;
 /// exit code 2 and a line on stderr for a missing or bad n.
 int prime_task(task_context& ctx, std::span<const char> input);
