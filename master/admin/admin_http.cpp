@@ -7,7 +7,6 @@
 // the master a little memory, never a blocked loop, and a probe always gets a slot.
 #include "master/admin/admin_http.hpp"
 
-#include <strings.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -16,6 +15,8 @@
 #include <fmt/format.h>
 
 #include "net/error.hpp"
+#include "net/http_parser.hpp"
+#include "net/http_response.hpp"
 #include "net/log.hpp"
 #include "net/socket.hpp"
 
@@ -23,82 +24,23 @@ namespace ringfork::master {
 
 namespace {
 
-std::string_view reason(unsigned status)
+/// The request-head bounds: the whole head (request line included) within max_head, no
+/// request body at all (a declared one is answered 413 by the parser).
+constexpr http::limits head_limits{.max_request_line = admin_server::max_head,
+                                   .max_header_bytes = admin_server::max_head,
+                                   .max_headers = http::max_header_slots,
+                                   .max_body = 0};
+
+/// The text of an error answer.
+std::string error_text(unsigned status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 400: return "bad request\n";
+    case 413: return "the admin listener takes no request bodies\n";
+    case 431: return "request head too large\n";
+    case 505: return "HTTP/1.1 only\n";
+    default: return fmt::format("{}\n", http::reason_phrase(status));
     }
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-        s.remove_suffix(1);
-    return s;
-}
-
-/// What the admin server needs from a request head.
-struct request_head {
-    std::string_view method, path;
-    int minor = 1;
-    bool close = false;     ///< Connection: close (or HTTP/1.0 without keep-alive).
-    bool has_body = false;  ///< Content-Length other than 0, or Transfer-Encoding.
-    bool valid = false;
-};
-
-request_head parse_head(std::string_view head)
-{
-    request_head r;
-    const auto eol = head.find("\r\n");
-    std::string_view line = head.substr(0, eol);
-    const auto sp1 = line.find(' ');
-    const auto sp2 = line.rfind(' ');
-    if (sp1 == std::string_view::npos || sp2 == sp1)
-        return r;
-    r.method = line.substr(0, sp1);
-    std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    const std::string_view version = line.substr(sp2 + 1);
-    if (target.empty() || target.front() != '/' || target.find(' ') != std::string_view::npos)
-        return r;
-    r.path = target.substr(0, target.find('?'));
-    if (version == "HTTP/1.1")
-        r.minor = 1;
-    else if (version == "HTTP/1.0")
-        r.minor = 0;
-    else
-        return r.minor = -1, r.valid = true, r;
-    r.close = r.minor == 0;
-    std::string_view rest = eol == std::string_view::npos ? std::string_view{} : head.substr(eol + 2);
-    while (!rest.empty()) {
-        const auto e = rest.find("\r\n");
-        const std::string_view field = rest.substr(0, e);
-        rest.remove_prefix(e == std::string_view::npos ? rest.size() : e + 2);
-        const auto colon = field.find(':');
-        if (colon == std::string_view::npos)
-            continue;
-        const std::string_view name = field.substr(0, colon), value = trim(field.substr(colon + 1));
-        if (iequals(name, "connection"))
-            r.close = iequals(value, "close") || (r.minor == 0 && !iequals(value, "keep-alive"));
-        else if (iequals(name, "transfer-encoding") || (iequals(name, "content-length") && value != "0"))
-            r.has_body = true;
-    }
-    r.valid = true;
-    return r;
 }
 
 } // namespace
@@ -162,30 +104,35 @@ void admin_server::on_readable(connection& c, std::uint64_t now_ms)
 
 void admin_server::serve_buffered(connection& c, std::uint64_t now_ms)
 {
+    constexpr std::string_view text = "text/plain; charset=utf-8";
     // One response at a time: a pipelined request waits in `in` until this one is sent.
     while (c.out.empty() && !c.dead && !c.close_after) {
-        const auto end = c.in.find("\r\n\r\n");
-        if (end == std::string::npos || end + 4 > max_head) {
+        http::request req;
+        const http::parse_result r = http::parse_request(std::span<const char>(c.in.data(), c.in.size()), req,
+                                                         head_limits);
+        if (r.state == http::parse_status::need_more) {
+            // on_readable keeps at most max_head + 1 bytes, and past max_head the parser
+            // answers 431 itself; this only guards that bound.
             if (c.in.size() > max_head)
-                respond(c, 431, "text/plain; charset=utf-8", "request head too large\n", false);
+                respond(c, 431, text, error_text(431), false);
             break;
         }
-        const request_head r = parse_head(std::string_view(c.in).substr(0, end + 2));
-        const bool head_only = r.method == "HEAD";
-        if (!r.valid) {
-            respond(c, 400, "text/plain; charset=utf-8", "bad request\n", false);
-        } else if (r.minor < 0) {
-            respond(c, 505, "text/plain; charset=utf-8", "HTTP/1.1 only\n", false);
-        } else if (r.has_body) {
-            respond(c, 413, "text/plain; charset=utf-8", "the admin listener takes no request bodies\n", head_only);
-        } else if (r.method != "GET" && !head_only) {
-            respond(c, 405, "text/plain; charset=utf-8", "GET or HEAD only\n", false, "Allow: GET, HEAD\r\n");
+        if (r.state == http::parse_status::error) {
+            respond(c, r.status, text, error_text(r.status), false); // and close: nothing after it is read
+            c.in.clear();
         } else {
-            c.close_after = r.close;
-            const admin_response a = handler_(r.path);
-            respond(c, a.status, a.content_type, a.body, head_only);
+            const bool head_only = req.verb == http::method::head;
+            if (req.framing == http::body_framing::chunked) {
+                respond(c, 413, text, error_text(413), head_only);
+            } else if (req.verb != http::method::get && !head_only) {
+                respond(c, 405, text, "GET or HEAD only\n", false, "Allow: GET, HEAD\r\n");
+            } else {
+                c.close_after = !req.keep_alive;
+                const admin_response a = handler_(req.path);
+                respond(c, a.status, a.content_type, a.body, head_only);
+            }
+            c.in.erase(0, r.consumed);
         }
-        c.in.erase(0, end + 4);
         flush(c, now_ms);
     }
 }
@@ -197,7 +144,7 @@ void admin_server::respond(connection& c, unsigned status, std::string_view type
         c.close_after = true; // after a protocol error the stream cannot be trusted
     c.out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n"
                         "{}Connection: {}\r\n\r\n",
-                        status, reason(status), type, body.size(), extra_headers,
+                        status, http::reason_phrase(status), type, body.size(), extra_headers,
                         c.close_after ? "close" : "keep-alive");
     if (!head_only)
         c.out.append(body);

@@ -1,6 +1,7 @@
 // The master's admin listener: a small non-blocking HTTP/1.1 server driven by the master's
 // poll loop (GET and HEAD, keep-alive, no bodies). Owns its sockets, bounds and timeouts;
-// leaves what each path answers to the handler the master gives it.
+// leaves request syntax to net's parser and what each path answers to the handler the
+// master gives it.
 #pragma once
 
 #include <poll.h>

@@ -305,4 +305,33 @@ BOOST_AUTO_TEST_CASE(close_after_a_reply_reads_what_is_left_instead_of_resetting
     ::close(fd);
 }
 
+BOOST_AUTO_TEST_CASE(requests_follow_the_workers_parser)
+{
+    // Answered as a worker answers them: status, and whether the connection stays open.
+    const struct {
+        std::string_view request, status;
+        bool closes;
+    } cases[] = {
+        {"GET /stats HTTP/1.1\r\n\r\n", "400", true},                          // no Host
+        {"GET /stats HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "400", true}, // two
+        {"GET /stats HTTP/1.0\r\n\r\n", "200", true},                          // 1.0: no Host needed
+        {"GET http://a/stats?x HTTP/1.1\r\nHost: a\r\n\r\n", "200", false},  // absolute-form
+        {"GET /stats HTTP/1.1\nHost: a\n\n", "200", false},                     // bare LF line ends
+        {"GET /stats HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "200", false},
+        {"GET /stats HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab", "413", true},
+        {"GET /stats HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "413", true},
+        {"GET /stats HTTP/1.1\r\nHost: a\r\nExpect: x\r\n\r\n", "417", true},
+        {"GET /st ats HTTP/1.1\r\nHost: a\r\n\r\n", "400", true},
+        {"GET /stats HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "200", true},
+    };
+    for (const auto& c : cases) {
+        const int fd = connect();
+        send_text(fd, c.request);
+        const std::string got = read_all(fd);
+        BOOST_TEST(got.starts_with(fmt::format("HTTP/1.1 {} ", c.status)), c.request << " -> " << got);
+        BOOST_TEST((got.find("Connection: close\r\n") != std::string::npos) == c.closes, c.request);
+        ::close(fd);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
