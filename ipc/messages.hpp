@@ -20,9 +20,8 @@ inline constexpr std::uint16_t protocol_version = 4; ///< 2: per-status counts, 
 enum class msg_type : std::uint8_t {
     // worker -> master
     ready = 1,     ///< Ring created, accept armed: the slot is serving.
-    heartbeat = 2, ///< Periodic; carries a stats snapshot too.
-    stats = 3,     ///< Final snapshot, sent when the worker stops accepting or exits.
-    drained = 4,   ///< No connections left; the worker is about to exit 0.
+    heartbeat = 2, ///< Every --stats-interval, and once more as the worker exits.
+    // 3 and 4 (a final snapshot, "drained") were heartbeats by another name; not reused.
     upstream_drained = 5, ///< `upstream.addresses[0]`, removed by an upstream_set, has nothing in flight left.
     // master -> worker
     drain = 16,       ///< Stop accepting, finish in-flight work, close, exit.

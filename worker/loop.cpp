@@ -102,7 +102,7 @@ int loop::run(bool defer_ready)
     io_uring_submit(ring_.get()); // closes queued in the last turn
     access_log_.flush();
     stats_.connections_open = conns_.open_count();
-    link_.send(draining_ && conns_.open_count() == 0 ? ipc::msg_type::drained : ipc::msg_type::stats, stats_);
+    link_.send(ipc::msg_type::heartbeat, stats_); // the final snapshot
     return 0;
 }
 

@@ -316,8 +316,6 @@ void supervisor::read_channel(worker_proc& w)
                 announce_ready();
             }
             break;
-        case ipc::msg_type::drained:
-        case ipc::msg_type::stats:
         case ipc::msg_type::heartbeat:
         default:
             break;
