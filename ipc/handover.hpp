@@ -25,7 +25,7 @@ struct handover_message {
     std::uint64_t reloads = 0;
     std::uint64_t upgrades = 0;
     std::uint64_t respawns = 0;
-    worker_stats totals{}; ///< Retired plus live workers of the sender (gauges zeroed).
+    worker_stats totals{}; ///< Exited plus live workers of the sender (gauges zeroed).
 };
 
 static_assert(std::is_trivially_copyable_v<handover_message>);
