@@ -3,7 +3,6 @@ Node's http module), Python's http.server, and a raw socket server for hostile a
 plus the test pattern both sides hash and a worker's resident memory."""
 import hashlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,20 +29,11 @@ def pattern_sha256(size):
     return h.hexdigest()
 
 
-def require_node():
-    """The path of node, or a failure that says how to get it (never a silent skip)."""
-    node = shutil.which("node") or shutil.which("nodejs")
-    if not node:
-        raise AssertionError("node is not installed: the proxy tests need Debian's nodejs "
-                             "(scripts/deps.sh test installs it)")
-    return node
-
-
 class NodeApp:
     """upstream_app.js on 127.0.0.1:PORT (0: a free one) or unix:PATH."""
 
     def __init__(self, where="0"):
-        self.proc = subprocess.Popen([require_node(), APP_JS, str(where)], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([rftest.program("node"), APP_JS, str(where)], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, start_new_session=True)
         line = self._first_line(10.0)
         if not line.startswith("LISTENING "):
