@@ -2,7 +2,7 @@
 # Installs the Debian packages ringfork needs that are missing. Usage: scripts/deps.sh build|test|bench
 set -euo pipefail
 what=${1:-build}
-pkgs=(cmake ninja-build g++ pkg-config liburing-dev libfmt-dev libboost-test-dev libtomlplusplus-dev python3)
+pkgs=(cmake ninja-build make g++ pkg-config liburing-dev libfmt-dev libboost-test-dev libtomlplusplus-dev python3)
 case "$what" in
   build) ;;
   test) pkgs+=(clang libclang-rt-14-dev curl wrk nodejs util-linux mount slowhttptest systemd prometheus chromium) ;;
