@@ -20,7 +20,7 @@
 
 namespace ringfork::ipc {
 
-inline constexpr std::uint16_t task_protocol_version = 2;
+inline constexpr std::uint16_t task_protocol_version = 3;
 inline constexpr std::size_t task_name_max = 64;
 inline constexpr std::size_t task_args_max = 1024;
 inline constexpr std::size_t job_id_len = 32;          ///< Lower-case hex of 128 random bits.
@@ -54,6 +54,8 @@ struct job_header {
     std::uint8_t flags = 0;          ///< job_flag bits.
     std::uint8_t reserved = 0;
     std::uint32_t body_length = 0;   ///< Bytes of body records to come, or the size of <id>.in.
+    std::uint32_t timeout_ms = 0;    ///< This job's timeout from its start; 0: its task's.
+    std::uint32_t grace_ms = 0;      ///< This job's grace before SIGKILL; 0: its task's.
     char id[job_id_len + 1] = {};
     char name[task_name_max + 1] = {};
     char args[task_args_max + 1] = {}; ///< The request's query string (RINGFORK_TASK_ARGS).

@@ -82,6 +82,8 @@ task_call_id task_calls::call(task_request req, task_events events, std::string*
         h.flags = static_cast<std::uint8_t>((req.cancel_on_close ? ipc::job_cancel_on_close : 0) |
                                             (req.stream ? ipc::job_stream : 0) | (req.progress ? ipc::job_progress : 0));
     h.body_length = static_cast<std::uint32_t>(req.async ? req.spooled_body : req.body.size());
+    h.timeout_ms = req.timeout_ms;
+    h.grace_ms = req.grace_ms;
     ipc::set_text(h.id, req.id);
     ipc::set_text(h.name, req.task);
     ipc::set_text(h.args, req.args);

@@ -35,6 +35,8 @@ struct task_request {
     bool stream = false;          ///< Output events while it runs.
     bool progress = false;        ///< Progress events.
     bool cancel_on_close = true;  ///< drop() (the caller went away) cancels a synchronous job.
+    std::uint32_t timeout_ms = 0; ///< This job's own timeout; 0: its task's.
+    std::uint32_t grace_ms = 0;   ///< This job's own grace before SIGKILL; 0: its task's.
 };
 
 /// How a call ended.

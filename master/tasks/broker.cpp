@@ -257,7 +257,7 @@ void broker::on_started(job& j, pid_t pgid, std::uint64_t now_ms)
     j.started_ms = now_ms;
     j.started_unix_ms = unix_ms();
     j.abandon_at_ms = 0;
-    const task_limits& l = registry_.entries()[static_cast<std::size_t>(j.task)].limits;
+    const task_limits l = limits_of(j);
     j.deadline_ms = now_ms + l.timeout_ms;
     ++stats_.started;
     write_state(j, ipc::job_state::running, nullptr, 0, 0, -1, 0);
@@ -267,6 +267,11 @@ void broker::on_started(job& j, pid_t pgid, std::uint64_t now_ms)
         signal_job(j, SIGTERM);
         j.kill_at_ms = now_ms + l.grace_ms;
     }
+}
+
+task_limits broker::limits_of(const job& j) const noexcept
+{
+    return job_limits(registry_.entries()[static_cast<std::size_t>(j.task)], j.header);
 }
 
 void broker::signal_job(job& j, int sig)
@@ -292,7 +297,7 @@ void broker::kill_job(job& j, kill_reason why, std::uint64_t now_ms)
         return;
     }
     signal_job(j, SIGTERM);
-    j.kill_at_ms = now_ms + registry_.entries()[static_cast<std::size_t>(j.task)].limits.grace_ms;
+    j.kill_at_ms = now_ms + limits_of(j).grace_ms;
 }
 
 ipc::cancel_result broker::cancel(std::string_view id, std::uint64_t now_ms, std::string& what)
@@ -380,7 +385,7 @@ void broker::end_job(job_key key, const job_end& e, std::uint64_t output_bytes, 
     case ipc::job_outcome::rejected: ++stats_.rejected; break;
     }
     const int exit_code = e.reported ? e.exit_code : -1;
-    const int signal = e.reported ? e.signal : 0;
+    const int signal = e.signal; // reported, or the signal that ended its runner
     const std::string_view name = registry_.entries()[static_cast<std::size_t>(j.task)].name;
     if (j.waits && (j.client_gone || j.started_ms == 0)) {
         spool_->remove_job(j.id); // nobody will read it, or there is nothing to read

@@ -125,6 +125,7 @@ private:
     void on_started(job& j, pid_t pgid, std::uint64_t now_ms);
     void end_job(job_key key, const job_end& e, std::uint64_t output_bytes, std::uint32_t elapsed_ms,
                  std::uint64_t now_ms);
+    [[nodiscard]] task_limits limits_of(const job& j) const noexcept;
     void signal_job(job& j, int sig);
     void kill_job(job& j, kill_reason why, std::uint64_t now_ms);
     void on_socket(job& j, short revents, std::uint64_t now_ms);

@@ -177,7 +177,7 @@ void broker::on_runner_message(runner_proc& r, const ipc::runner_message& m, std
             e.failure = m.failure;
             e.text = ipc::text_of(m.text);
             e.killed = j->killed;
-            e.timeout_ms = registry_.entries()[static_cast<std::size_t>(j->task)].limits.timeout_ms;
+            e.timeout_ms = limits_of(*j).timeout_ms;
             end_job(j->key, e, m.output_bytes, m.elapsed_ms, now_ms);
         }
         r.job = 0;
@@ -234,7 +234,10 @@ bool broker::on_exit(pid_t pid, int status, std::uint64_t now_ms)
         if (job* j = find(r->job)) {
             job_end e;
             e.killed = j->killed;
-            e.timeout_ms = registry_.entries()[static_cast<std::size_t>(j->task)].limits.timeout_ms;
+            e.timeout_ms = limits_of(*j).timeout_ms;
+            // A function job that crashed its runner: the signal is the job's own.
+            if (e.killed == kill_reason::none && WIFSIGNALED(status))
+                e.signal = WTERMSIG(status);
             end_job(j->key, e, 0, 0, now_ms);
         }
     }

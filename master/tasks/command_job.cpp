@@ -319,7 +319,7 @@ job_report run_command_job(const job_env& env)
     plan.fds[3] = progress_p.w.get();
     plan.runner = ::getpid();
     const auto& s = env.settings;
-    plan.cpu_seconds = s.cpu_seconds != 0 ? s.cpu_seconds : (env.task.limits.timeout_ms + 999) / 1000 + 1;
+    plan.cpu_seconds = s.cpu_seconds != 0 ? s.cpu_seconds : (job_limits(env.task, env.header).timeout_ms + 999) / 1000 + 1;
     plan.address_space = s.address_space;
     plan.open_files = s.open_files;
     plan.file_size = s.max_output;

@@ -142,7 +142,7 @@ job_report run_function_job(const job_env& env)
         report.failure = ipc::job_failure::body;
         return report;
     }
-    runner_context ctx(env, out, keeper, start + std::chrono::milliseconds(env.task.limits.timeout_ms));
+    runner_context ctx(env, out, keeper, start + std::chrono::milliseconds(job_limits(env.task, env.header).timeout_ms));
     // Its own thread, so only the computation runs at a low priority: the runner's thread
     // keeps its own, and an unprivileged process could never raise it back.
     std::thread job([&] {

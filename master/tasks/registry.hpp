@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ipc/task_protocol.hpp"
 #include "master/tasks/task_settings.hpp"
 
 namespace ringfork::master {
@@ -56,6 +57,18 @@ struct task_entry {
     task_runnable function;           ///< a function run inside the runner.
     task_limits limits;
 };
+
+/// The limits one job runs with: its submitter's timeout and grace where it set them (a
+/// library call's options), else its task's.
+[[nodiscard]] inline task_limits job_limits(const task_entry& t, const ipc::job_header& h) noexcept
+{
+    task_limits l = t.limits;
+    if (h.timeout_ms != 0)
+        l.timeout_ms = h.timeout_ms;
+    if (h.grace_ms != 0)
+        l.grace_ms = h.grace_ms;
+    return l;
+}
 
 /// The resolved task table, built once from the settings; broker and runners share it.
 class task_registry {

@@ -153,7 +153,7 @@ job_verdict judge(const job_end& e)
     }
     if (!e.reported) {
         v.outcome = ipc::job_outcome::crashed;
-        v.reason = "the runner died";
+        v.reason = e.signal != 0 ? fmt::format("the runner died (signal {})", e.signal) : "the runner died";
         return v;
     }
     if (e.failure != ipc::job_failure::none) {
