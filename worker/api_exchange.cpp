@@ -7,6 +7,7 @@
 
 #include "net/log.hpp"
 #include "worker/app_runtime.hpp"
+#include "worker/app_tasks.hpp"
 
 namespace ringfork::detail {
 
@@ -318,6 +319,16 @@ void exchange::on_drained(ringfork::unique_function<void()> fn)
         on_connection([](worker::source_context& ctx) { ctx.wake(); });
 }
 
+const std::shared_ptr<client_state>& exchange::client()
+{
+    std::shared_ptr<client_state>& c = more().client;
+    if (!c) {
+        c = std::make_shared<client_state>();
+        c->gone = gone_;
+    }
+    return c;
+}
+
 bool exchange::needs_source() const noexcept
 {
     return !answered_ || (streaming_ && !finished_) || failed_;
@@ -379,6 +390,8 @@ void answer_source::stop(worker::source_context&) noexcept
     x_->more().conn = {};
     if (ringfork::unique_function<void()> fn = std::exchange(x_->more().closed, nullptr))
         fn();
+    if (const std::shared_ptr<client_state> c = x_->more().client)
+        c->left();
 }
 
 // A stream moves its deadline with every write (the send timeout); an answer still to
@@ -388,7 +401,9 @@ std::uint64_t answer_source::deadline_ms(const worker::worker_env& env) const no
     if (x_->streaming_)
         return env.now_ms + env.settings.send_timeout_ms;
     const std::uint64_t wait = std::max<std::uint64_t>(env.settings.send_timeout_ms, env.settings.task_timeout_ms + 5000);
-    return waiting_since_ms_ + wait;
+    // Calls made for this request with longer timeouts of their own hold it longer.
+    const std::uint64_t held = x_->more_ && x_->more_->client ? x_->more_->client->hold_until_ms : 0;
+    return std::max(waiting_since_ms_ + wait, held);
 }
 
 } // namespace ringfork::detail

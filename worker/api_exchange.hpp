@@ -79,6 +79,8 @@ public:
     [[nodiscard]] std::size_t pending() const noexcept;
     void on_drained(ringfork::unique_function<void()> fn);
     void on_close(ringfork::unique_function<void()> fn) { more().closed = std::move(fn); }
+    /// The client as task calls made for it see it (made on first use).
+    [[nodiscard]] const std::shared_ptr<client_state>& client();
 
     /// The handler returned: the answer goes on, if at all, through the returned body
     /// source; null when it is complete (a heap exchange nobody holds is freed then).
@@ -121,6 +123,7 @@ private:
         std::string target;
         ringfork::unique_function<void()> drained;
         ringfork::unique_function<void()> closed;
+        std::shared_ptr<client_state> client; ///< Task calls made for this request.
     };
     [[nodiscard]] later_part& more();
     std::unique_ptr<later_part> more_;

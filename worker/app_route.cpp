@@ -161,6 +161,7 @@ body_writer responder::stream(int status, std::string_view content_type, std::ve
 }
 
 bool responder::answered() const noexcept { return x_ && x_->answered(); }
+client_ref responder::client() const { return x_ ? client_ref(x_->client()) : client_ref(); }
 bool responder::client_connected() const noexcept { return x_ && !x_->client_gone(); }
 
 body_writer::body_writer(detail::exchange* x) noexcept : x_(x)
@@ -209,6 +210,7 @@ void body_writer::on_close(ringfork::unique_function<void()> fn)
     if (x_)
         x_->on_close(std::move(fn));
 }
+client_ref body_writer::client() const { return x_ ? client_ref(x_->client()) : client_ref(); }
 bool body_writer::is_open() const noexcept { return x_ && x_->streaming() && !x_->client_gone(); }
 void body_writer::finish(std::vector<header> trailers)
 {

@@ -122,6 +122,8 @@ std::string app_runtime::start(loop& l)
         return error;
     posts_ = std::make_unique<post_service>(q);
     posts_->start(l.ring(), l.add_service(*posts_));
+    tasks_ = std::make_unique<app_tasks>(l.env().tasks, l.env(), q);
+    app_tasks::make_current(tasks_.get());
     current_queue = std::move(q);
     l.env().app = this;
     return {};
@@ -143,6 +145,7 @@ void app_runtime::stop() noexcept
 {
     if (posts_)
         posts_->queue()->close();
+    app_tasks::make_current(nullptr);
     current_queue.reset();
 }
 

@@ -12,6 +12,7 @@
 #include "net/fd.hpp"
 #include "ringfork/http.hpp"
 #include "worker/app_route.hpp"
+#include "worker/app_tasks.hpp"
 #include "worker/post_queue.hpp"
 #include "worker/router.hpp"
 #include "worker/static_files.hpp"
@@ -34,7 +35,8 @@ public:
     [[nodiscard]] std::string add(router& routes, http::method_mask methods, std::string_view pattern,
                                   ringfork::handler fn);
 
-    /// Starts the post queue on `l`'s ring and makes it this thread's current_loop().
+    /// Starts the post queue on `l`'s ring and makes it this thread's current_loop(), with
+    /// the task calls of `l` (env().tasks, when the master runs a pool) behind call_task.
     [[nodiscard]] std::string start(loop& l);
     /// Runs the worker start hooks; true when READY must wait for a deferred completion.
     [[nodiscard]] bool run_start_hooks(const detail::app_spec& spec, unsigned slot, std::uint32_t generation,
@@ -55,6 +57,7 @@ private:
     std::vector<std::string> root_prefixes_;
     std::vector<std::unique_ptr<handler>> handlers_;
     std::unique_ptr<post_service> posts_;
+    std::unique_ptr<app_tasks> tasks_;
 };
 
 } // namespace ringfork::worker

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@ namespace ringfork {
 namespace detail {
 struct request_state;
 class exchange;
+struct client_state;
 } // namespace detail
 
 class file_root;
@@ -80,6 +82,21 @@ private:
     const detail::request_state* s_;
 };
 
+/// The client of one request as task calls made for it see it (call_options::client): when
+/// it goes away, they are cancelled. Copyable and cheap; empty from an empty responder.
+class client_ref {
+public:
+    client_ref() noexcept = default;
+    explicit client_ref(std::shared_ptr<detail::client_state> s) noexcept : s_(std::move(s)) {}
+    /// Still connected: false for an empty one, and once the client has gone.
+    [[nodiscard]] bool connected() const noexcept;
+    explicit operator bool() const noexcept { return static_cast<bool>(s_); }
+    [[nodiscard]] const std::shared_ptr<detail::client_state>& state() const noexcept { return s_; }
+
+private:
+    std::shared_ptr<detail::client_state> s_;
+};
+
 /// How a handler answers its request: once, now or later. Move-only; keep it (in a
 /// lambda, a container) to answer from another completion on the same worker. Dropped
 /// without an answer, it answers 500 and logs a line.
@@ -107,6 +124,8 @@ public:
     [[nodiscard]] bool answered() const noexcept;
     /// The client is still connected (false once it has gone: answers are then dropped).
     [[nodiscard]] bool client_connected() const noexcept;
+    /// This request's client, for call_options::client (take it before moving the responder).
+    [[nodiscard]] client_ref client() const;
 
 private:
     friend class body_writer;
@@ -135,6 +154,8 @@ public:
     void on_close(unique_function<void()> fn);
     /// The stream can still be written to.
     [[nodiscard]] bool is_open() const noexcept;
+    /// This request's client, for call_options::client.
+    [[nodiscard]] client_ref client() const;
     /// Ends the body, with optional trailer fields.
     void finish(std::vector<header> trailers = {});
 

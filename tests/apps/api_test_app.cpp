@@ -1,7 +1,7 @@
 // An app that exercises the library's API for tests/process/test_library.py: answers now
 // and later, from other threads, dropped responders, exceptions, streams with backpressure
-// and a client that leaves, request views, files, and every hook (each hook prints a line
-// the test looks for).
+// and a client that leaves, request views, files, every hook (each hook prints a line the
+// test looks for), and task calls (api_test_tasks.cpp).
 #include <ringfork/ringfork.hpp>
 
 #include <atomic>
@@ -78,9 +78,12 @@ void stream(ringfork::request& req, ringfork::responder res)
 
 } // namespace
 
+void add_task_routes(ringfork::app& app); // api_test_tasks.cpp
+
 int main(int argc, char** argv)
 {
     ringfork::app app;
+    add_task_routes(app);
     const char* root_dir = std::getenv("API_TEST_ROOT");
     const ringfork::file_root root = app.files_root(root_dir ? root_dir : "/");
 

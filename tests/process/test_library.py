@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -16,6 +17,7 @@ import unittest
 from unittest import mock
 
 import rftest
+import taskutil
 
 API_APP = os.environ.get("RINGFORK_API_APP")
 BUILD_DIR = os.environ.get("RINGFORK_BUILD_DIR")
@@ -255,6 +257,75 @@ class Api(unittest.TestCase):
         s.wait_log(r"worker 0 \(pid \d+\) not ready within 1\.0 s: SIGKILL", 10)
         s.wait_log(r"hook on_worker_exit slot=0 pid=\d+ signal=9 expected=0", 10)
         self.assertEqual(s.count_log(r"ready: \d+ workers serving"), 0)
+
+    # Task calls from handlers (tests/apps/api_test_tasks.cpp), through the real pool.
+
+    def call(self, port, name, body=b"", query="", timeout=15.0):
+        status, _, out = taskutil.http(port, "POST", f"/call/{name}{query}", body, timeout=timeout)
+        self.assertEqual(status, 200)
+        line, _, rest = out.partition(b"\n")
+        m = re.fullmatch(r"outcome=(\S+) signal=(\S+) message=(.*)", line.decode())
+        self.assertTrue(m, line)
+        return dict(zip(("outcome", "signal", "message"), m.groups())), rest
+
+    def test_every_task_outcome_reaches_the_handler(self):
+        s = self.server("--task-timeout", "5", "--task-workers", "2")
+        got, out = self.call(s.port, "echo", b"hello task")
+        self.assertEqual((got["outcome"], out), ("ok", b"hello task"))
+        got, _ = self.call(s.port, "fail")
+        self.assertEqual(got["outcome"], "failed")
+        self.assertIn("bad input", got["message"])
+        got, _ = self.call(s.port, "crash")
+        self.assertEqual((got["outcome"], got["signal"]), ("crashed", "6"))
+        # The call's own timeout, not the pool's 5 s: the spinning job is killed at 700 ms.
+        got, _ = self.call(s.port, "spin", query="?timeout=700&grace=200")
+        self.assertEqual(got["outcome"], "timed_out")
+        self.assertIn("timed out after 700 ms", got["message"])
+        got, _ = self.call(s.port, "no-such-task")
+        self.assertEqual((got["outcome"], got["message"]), ("failed", "no such task"))
+        self.assertEqual(get(s.port, "/call-cancel", timeout=15)[::2], (200, b"outcome=cancelled"))
+        # The runners that died (crash, spin) were replaced: calls still work.
+        self.assertEqual(self.call(s.port, "echo", b"again")[1], b"again")
+
+    def test_queue_full_and_a_client_that_leaves(self):
+        s = self.server("--task-workers", "1", "--task-queue", "1", "--admin", "127.0.0.1:0")
+        admin = int(s.wait_log(r"admin: http://127\.0\.0\.1:(\d+)/").group(1))
+        held = []
+        for _ in range(2):  # one runs, one waits in the queue
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            held.append(c)
+            c.sendall(b"POST /call/slow HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+        rftest.wait_until(lambda: (lambda t: (t["running"], t["queued"]) == (1, 1))(rftest.admin_stats(admin)["tasks"]),
+                          10, what="one slow job running and one queued")
+        got, _ = self.call(s.port, "echo", b"x")
+        self.assertEqual((got["outcome"], got["message"]), ("queue_full", "the task queue is full"))
+        # Both clients reset their connections: their calls are cancelled, the running one
+        # stopped and the queued one never started.
+        for c in held:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+        rftest.wait_until(lambda: s.count_log(r"task slow job [0-9a-f]+: cancelled") == 2, 15,
+                          what="both calls cancelled")
+        self.assertEqual(self.call(s.port, "echo", b"x")[0]["outcome"], "ok")
+
+    def test_chunks_stream_with_backpressure(self):
+        s = self.server()
+        chunks = 200  # 12.5 MiB, read slowly through a small receive buffer
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.connect(("127.0.0.1", s.port))
+        self.addCleanup(sock.close)
+        sock.sendall(f"GET /call-stream/{chunks} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        status, _, body, trailers, complete = read_chunked(sock, time.monotonic() + 60, slow=0.0005)
+        self.assertEqual((status, complete), (200, True))
+        # The chunks, what the function returned ("end"), then the handler's own "|end".
+        self.assertEqual(len(body), chunks * 64 * 1024 + len(b"end|end"))
+        self.assertTrue(body.endswith(b"xend|end"))
+        firsts = bytes(body[i * 65536] for i in range(chunks))
+        self.assertEqual(firsts, bytes(ord("a") + i % 26 for i in range(chunks)), "chunks lost or out of order")
+        peak = int(trailers["x-peak-pending"])
+        print(f"\n  12.5 MiB of task output streamed: at most {peak} bytes waited in the worker", flush=True)
+        self.assertLess(peak, 1 << 20, "the call's output was not held back while the client was behind")
 
     def test_hooks(self):
         s = self.server(workers=2)
