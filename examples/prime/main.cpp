@@ -30,11 +30,11 @@ std::string check(ringfork::task_context& ctx, std::string_view input)
     for (std::uint64_t d = 2; d <= limit; d += d == 2 ? std::uint64_t{1} : std::uint64_t{2}) {
         if (n % d == 0)
             return number + " is not prime (" + std::to_string(d) + " x " + std::to_string(n / d) + ")\n";
+        if ((d & 0xfffff) == 1 && ctx.cancelled())
+            return {}; // cancelled, or past its timeout: stop before the SIGKILL
         if (const auto tenth = static_cast<unsigned>(d * 10 / limit); tenth > reported) {
             reported = tenth;
             ctx.progress("checked " + std::to_string(tenth * 10) + "% (divisors up to " + std::to_string(d) + ")");
-            if (ctx.cancelled())
-                return {};
         }
     }
     return number + " is prime\n";
