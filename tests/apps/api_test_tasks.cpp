@@ -59,6 +59,14 @@ void add_task_routes(ringfork::app& app)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         return "slow ended";
     });
+    app.task("drip", [](ringfork::task_context& ctx, std::string_view) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (!ctx.cancelled() && std::chrono::steady_clock::now() < until) {
+            ctx.emit(std::string(1024, 'd')); // slowly: far from the output cap
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return std::string("drip ended");
+    });
     app.task("chunks", [](ringfork::task_context& ctx, std::string_view input) {
         const unsigned long n = std::strtoul(std::string(input).c_str(), nullptr, 10);
         std::string chunk(64 * 1024, 'x');
@@ -88,15 +96,16 @@ void add_task_routes(ringfork::app& app)
                             });
     });
 
-    // GET /call-stream/N: the chunks task's output streamed with backpressure; a trailer
-    // tells the most the writer held.
+    // GET /call-stream/N: the chunks task's output (?task=drip: the drip task's) streamed
+    // with backpressure; a trailer tells the most the writer held.
     app.get("/call-stream/{n}", [](ringfork::request& req, ringfork::responder res) {
         auto relay = std::make_shared<chunk_relay>();
         relay->out = res.stream(200, "application/octet-stream");
         ringfork::call_options o;
         o.client = relay->out.client();
         o.on_chunk = [relay](std::string_view chunk) { return relay->on_chunk(chunk); };
-        relay->call = ringfork::call_task("chunks", std::string(req.param("n")), std::move(o),
+        const std::string task = req.query("task").value_or("chunks");
+        relay->call = ringfork::call_task(task, std::string(req.param("n")), std::move(o),
                                           [relay](ringfork::task_result r) {
                                               relay->out.write(r.ok() ? "|end" : "|" + r.message);
                                               relay->out.finish({{"X-Peak-Pending", std::to_string(relay->peak)}});
