@@ -362,7 +362,8 @@ std::optional<std::string> app_tasks::output(std::string_view job_id, std::size_
     std::string out;
     char buf[65536];
     while (out.size() < max) {
-        const ssize_t n = ::pread(fd.get(), buf, std::min(sizeof buf, max - out.size()), static_cast<off_t>(out.size()));
+        const std::size_t want = std::min(sizeof buf, max - out.size());
+        const ssize_t n = ::pread(fd.get(), buf, want, static_cast<off_t>(out.size()));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

@@ -68,7 +68,8 @@ int main(int argc, char** argv)
         options.client = out->client(); // the client leaving cancels the check
         options.on_progress = [out](std::string_view line) { out->write(std::string(line) + "\n"); };
         ringfork::call_task("prime", std::to_string(n), std::move(options), [out](ringfork::task_result r) {
-            out->write(r.ok() ? r.output : "error: " + std::string(ringfork::outcome_name(r.what)) + ": " + r.message + "\n");
+            const std::string why = std::string(ringfork::outcome_name(r.what)) + ": " + r.message;
+            out->write(r.ok() ? r.output : "error: " + why + "\n");
             out->finish();
         });
     });
