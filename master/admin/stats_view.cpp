@@ -125,6 +125,24 @@ void prom_head(out_it o, std::string_view name, std::string_view type, std::stri
     fmt::format_to(o, "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
+/// The series of one histogram; `labels` is empty or `name="value"` pairs, each with a
+/// trailing comma. Bucket i holds samples below 2^i us, so 2^i us is an inclusive upper
+/// bound for it.
+void prom_histogram(out_it o, std::string_view name, std::string_view labels, const ipc::latency_histogram& h)
+{
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i + 1 < ipc::latency_buckets; ++i) {
+        cumulative += h.counts[i];
+        fmt::format_to(o, "{}_bucket{{{}le=\"{}\"}} {}\n", name, labels,
+                       static_cast<double>(std::uint64_t(1) << i) / 1e6, cumulative);
+    }
+    fmt::format_to(o, "{}_bucket{{{}le=\"+Inf\"}} {}\n", name, labels, h.total());
+    const std::string_view bare = labels.empty() ? labels : labels.substr(0, labels.size() - 1);
+    const std::string braces = bare.empty() ? std::string() : fmt::format("{{{}}}", bare);
+    fmt::format_to(o, "{}_sum{} {}\n", name, braces, static_cast<double>(h.sum_us) / 1e6);
+    fmt::format_to(o, "{}_count{} {}\n", name, braces, h.total());
+}
+
 } // namespace
 
 std::string json_escape(std::string_view s)
@@ -243,18 +261,9 @@ std::string render_prometheus(const stats_model& m)
     prom_head(o, "ringfork_tasks_running", "gauge", "Jobs running now.");
     fmt::format_to(o, "ringfork_tasks_running {}\n", m.task_running);
 
-    // Bucket i holds samples below 2^i us, so 2^i us is an inclusive upper bound for it.
     prom_head(o, "ringfork_request_duration_seconds", "histogram",
               "Time from a request's first byte to its response sent.");
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i + 1 < ipc::latency_buckets; ++i) {
-        cumulative += t.latency.counts[i];
-        fmt::format_to(o, "ringfork_request_duration_seconds_bucket{{le=\"{}\"}} {}\n",
-                       static_cast<double>(std::uint64_t(1) << i) / 1e6, cumulative);
-    }
-    fmt::format_to(o, "ringfork_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", t.latency.total());
-    fmt::format_to(o, "ringfork_request_duration_seconds_sum {}\n", static_cast<double>(t.latency.sum_us) / 1e6);
-    fmt::format_to(o, "ringfork_request_duration_seconds_count {}\n", t.latency.total());
+    prom_histogram(o, "ringfork_request_duration_seconds", "", t.latency);
 
     // Per worker, labelled by slot only: a restarted worker's counters start again from
     // zero, which Prometheus' rate() treats as a counter reset. While a slot briefly has

@@ -3,10 +3,12 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "net/error.hpp"
 #include "net/log.hpp"
@@ -31,6 +33,15 @@ identity& children_identity()
 void set_children_identity(identity who)
 {
     children_identity() = std::move(who);
+}
+
+std::string describe_exit(int status)
+{
+    if (WIFEXITED(status))
+        return fmt::format("exit code {}", WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        return fmt::format("signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    return fmt::format("status {}", status);
 }
 
 void close_fds_except(std::vector<int> keep) noexcept

@@ -45,6 +45,9 @@ inline constexpr int exit_identity_failed = 71;
 /// Resource temporarily unavailable") and returns nullopt.
 [[nodiscard]] std::optional<spawned_child> spawn_child(const spawn_request& request, const child_main& run);
 
+/// How a child ended, from its wait status: "exit code 1", "signal 9 (Killed)".
+[[nodiscard]] std::string describe_exit(int wait_status);
+
 /// Closes every descriptor of this process except 0-2 and `keep`.
 void close_fds_except(std::vector<int> keep) noexcept;
 

@@ -36,16 +36,6 @@ namespace ringfork::master {
 
 namespace {
 
-
-std::string describe_exit(int status)
-{
-    if (WIFEXITED(status))
-        return fmt::format("exit code {}", WEXITSTATUS(status));
-    if (WIFSIGNALED(status))
-        return fmt::format("signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
-    return fmt::format("status {}", status);
-}
-
 sigset_t handled_signals()
 {
     sigset_t set;

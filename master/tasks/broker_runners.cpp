@@ -25,13 +25,6 @@ namespace {
 /// A runner that has not said `ready` by then, or has not exited when retired, is killed.
 constexpr std::uint64_t runner_bound_ms = 10'000;
 
-std::string describe_exit(int status)
-{
-    if (WIFSIGNALED(status))
-        return fmt::format("signal {}", WTERMSIG(status));
-    return fmt::format("exit code {}", WEXITSTATUS(status));
-}
-
 std::uint32_t random_u32()
 {
     std::uint32_t v = 0;
