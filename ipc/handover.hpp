@@ -10,7 +10,7 @@
 
 namespace ringfork::ipc {
 
-inline constexpr std::uint16_t handover_version = 2; ///< 2: per-upstream counters in the totals
+inline constexpr std::uint16_t handover_version = 3; ///< 2: per-upstream counters in the totals; 3: per-address requests
 
 enum class handover_type : std::uint8_t {
     totals = 1, ///< old -> new: the old master's totals so far (repeated, then final at exit)

@@ -15,7 +15,7 @@
 
 namespace ringfork::ipc {
 
-inline constexpr std::uint16_t protocol_version = 4; ///< 2: per-status counts, latency sum; 3: task counters; 4: upstreams
+inline constexpr std::uint16_t protocol_version = 5; ///< 2: per-status counts, latency sum; 3: task counters; 4: upstreams; 5: per-address requests
 
 enum class msg_type : std::uint8_t {
     // worker -> master

@@ -45,6 +45,16 @@ std::uint64_t latency_histogram::quantile(double q) const noexcept
     return max_us;
 }
 
+std::uint64_t address_key(std::string_view text) noexcept
+{
+    std::uint64_t h = 14695981039346656037ull;
+    for (const char c : text) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 1099511628211ull;
+    }
+    return h == 0 ? 1 : h;
+}
+
 void upstream_stats::merge(const upstream_stats& o) noexcept
 {
     requests += o.requests;

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string_view>
 
 #include "ipc/upstream_config.hpp"
 
@@ -63,6 +64,20 @@ struct upstream_stats {
     void merge(const upstream_stats& other) noexcept;
 };
 
+/// Requests one worker sent to one upstream address, so that the master can count them per
+/// app instance. Keyed, so merge() leaves them out: the master adds them up by key.
+struct address_requests {
+    std::uint64_t key = 0;      ///< address_key() of the address's text; 0: an unused entry.
+    std::uint32_t upstream = 0; ///< Its upstream, in the order of the worker's settings.
+    std::uint32_t reserved = 0;
+    std::uint64_t requests = 0; ///< Cumulative, like every counter.
+};
+/// Addresses one worker counts at once; past that a new address takes the entry of one no
+/// longer in any of its sets, or goes uncounted.
+inline constexpr std::size_t address_request_slots = 64;
+/// A non-zero key for an address's text ("127.0.0.1:41235"): FNV-1a, 0 mapped to 1.
+[[nodiscard]] std::uint64_t address_key(std::string_view text) noexcept;
+
 /// Counters are cumulative since the worker started; gauges are current values.
 struct worker_stats {
     std::uint64_t requests = 0;
@@ -80,6 +95,8 @@ struct worker_stats {
     latency_histogram latency;
     /// Per upstream, in the order of worker_settings::proxy.upstreams.
     std::array<upstream_stats, max_upstreams> upstreams{};
+    /// Per upstream address, in no order (not added up by merge()).
+    std::array<address_requests, address_request_slots> by_address{};
 
     /// Adds another worker's counters (gauges too, for totals across live workers).
     void merge(const worker_stats& other) noexcept;

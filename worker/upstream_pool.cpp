@@ -48,6 +48,7 @@ upstream_pool::refusal upstream_pool::acquire(std::uint16_t upstream, upstream_b
         return refusal::no_address;
     if (u.idle.size() < u.balancer.slots())
         u.idle.resize(u.balancer.slots());
+    count_request(upstream, slot);
     out.upstream = upstream;
     out.endpoint = slot;
     std::vector<std::uint32_t>& idle = u.idle[std::size_t(slot)];
@@ -292,6 +293,7 @@ void upstream_pool::set_addresses(std::uint32_t upstream, std::span<const ipc::u
     net::log::info("upstream {}: addresses now {}", u.settings->name, list.empty() ? "(none)" : list);
     if (u.idle.size() < u.balancer.slots())
         u.idle.resize(u.balancer.slots());
+    u.counted.assign(u.balancer.slots(), -1); // a slot may hold another address now
     for (std::size_t slot = 0; slot < u.balancer.slots(); ++slot)
         if (u.balancer.at(int(slot)).removed)
             while (!u.idle[slot].empty()) {
@@ -316,6 +318,44 @@ void upstream_pool::report_drained(std::uint16_t upstream)
         e.address.text.copy(m.upstream.addresses[0], ipc::upstream_address_text_max - 1);
         report_(m);
     });
+}
+
+void upstream_pool::count_request(std::uint16_t upstream, int slot)
+{
+    upstream_entry& u = ups_[upstream];
+    if (u.counted.size() < u.balancer.slots())
+        u.counted.resize(u.balancer.slots(), -1);
+    int& at = u.counted[std::size_t(slot)];
+    if (at < 0)
+        at = address_entry(upstream, u.balancer.at(slot).address.text);
+    if (at >= 0)
+        ++env_->stats.by_address[std::size_t(at)].requests;
+}
+
+int upstream_pool::address_entry(std::uint16_t upstream, std::string_view text)
+{
+    auto& table = env_->stats.by_address;
+    const std::uint64_t key = ipc::address_key(text);
+    int take = -1;
+    for (std::size_t i = 0; i < table.size(); ++i) {
+        if (table[i].key == key && table[i].upstream == upstream)
+            return static_cast<int>(i); // counted before (the address was in an earlier set)
+        if (take < 0 && table[i].key == 0)
+            take = static_cast<int>(i);
+    }
+    const auto held = [&](const ipc::address_requests& r) {
+        const upstream_balancer& b = ups_[r.upstream].balancer;
+        for (std::size_t s = 0; s < b.slots(); ++s)
+            if (b.at(int(s)).live && ipc::address_key(b.at(int(s)).address.text) == r.key)
+                return true;
+        return false;
+    };
+    for (std::size_t i = 0; take < 0 && i < table.size(); ++i)
+        if (table[i].upstream >= ups_.size() || !held(table[i]))
+            take = static_cast<int>(i);
+    if (take >= 0)
+        table[std::size_t(take)] = {key, upstream, 0, 0};
+    return take;
 }
 
 void upstream_pool::on_master_message(const ipc::message& m)

@@ -116,6 +116,7 @@ private:
         const ipc::upstream_settings* settings = nullptr;
         upstream_balancer balancer;
         std::vector<std::vector<std::uint32_t>> idle; ///< Per address slot: idle records, newest last.
+        std::vector<int> counted{};   ///< Per address slot: its entry in stats' by_address, or -1.
         std::uint64_t log_second = 0; ///< Failure lines are counted per second...
         unsigned logged = 0;
         unsigned suppressed = 0;      ///< ...and those past the limit summed up.
@@ -135,6 +136,11 @@ private:
     /// Closes the oldest idle connection of any address, to make room; false if none.
     bool close_oldest_idle();
     void report_drained(std::uint16_t upstream);
+    /// Counts a request to address `slot` of `upstream` in the snapshot's by_address.
+    void count_request(std::uint16_t upstream, int slot);
+    /// The by_address entry for `text` of `upstream`: its own, a free one, or one whose
+    /// address no slot holds any more; -1 when every entry is in use.
+    [[nodiscard]] int address_entry(std::uint16_t upstream, std::string_view text);
     [[nodiscard]] bool log_allowed(upstream_entry& u);
     void flush_suppressed(upstream_entry& u);
 
