@@ -23,6 +23,7 @@ inline constexpr std::string_view error_prefix = "error ";
 /// Commands the master answers.
 inline constexpr std::string_view cmd_stats = "stats";     ///< Totals table; "stats json": the /stats document.
 inline constexpr std::string_view cmd_workers = "workers"; ///< Per-worker table; "workers json": their JSON array.
+inline constexpr std::string_view cmd_apps = "apps";       ///< Per-instance table of --app; "apps json": a JSON array.
 inline constexpr std::string_view cmd_metrics = "metrics"; ///< The Prometheus text of /metrics.
 inline constexpr std::string_view cmd_model = "model";     ///< Machine-readable snapshot for ctl and top.
 inline constexpr std::string_view cmd_stop = "stop";       ///< Graceful stop, as SIGTERM.

@@ -56,6 +56,8 @@ th{color:var(--dim);font-weight:500;font-size:12px}th:nth-child(-n+4),td:nth-chi
 <th>open</th><th>p50</th><th>p99</th><th>restarts</th><th>last exit</th></tr></thead><tbody id="rows"></tbody></table>
 <table id="tasks"><thead><tr><th>job</th><th>task</th><th>state</th><th>elapsed</th><th>runner pid</th></tr></thead>
 <tbody id="jobs"></tbody></table>
+<table id="apps" hidden><thead><tr><th>app</th><th>index</th><th>pid</th><th>state</th><th>port</th><th>gen</th>
+<th>uptime</th><th>requests</th><th>restarts</th><th>last exit</th></tr></thead><tbody id="app-rows"></tbody></table>
 </main>
 <script>
 "use strict";
@@ -146,6 +148,15 @@ function render(s, now) {
     tr.append(cell(j.id), cell(j.task), cell(j.state, j.state === "running" ? "ready" : "starting"),
       cell(fmtDur(j.elapsed_s)), cell(j.runner_pid || "–"));
     jobs.append(tr);
+  }
+  const apps = s.apps || [], appRows = $("app-rows");
+  $("apps").hidden = apps.length === 0; appRows.replaceChildren();
+  for (const a of apps) {
+    const tr = document.createElement("tr"); tr.className = "app"; tr.dataset.pid = a.pid;
+    tr.append(cell(a.app), cell(a.index), cell(a.pid || "–"), cell(a.state, a.state === "stopping" ? "draining" : a.state),
+      cell(a.port), cell(a.generation), cell(fmtDur(a.uptime_s)), cell(fmtN(a.requests)), cell(a.restarts),
+      cell(a.last_exit || "–"));
+    appRows.append(tr);
   }
   draw($("c-rps"), [{ values: hist.rps, color: "#d8dee6", width: 2 }].concat(Object.keys(hist.workers).map(
     (k) => ({ values: hist.workers[k], color: COLORS[Number(k.slice(4)) % COLORS.length] }))));

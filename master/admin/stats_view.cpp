@@ -18,6 +18,11 @@ using out_it = std::back_insert_iterator<std::string>;
 
 constexpr const char* class_names[6] = {"0xx", "1xx", "2xx", "3xx", "4xx", "5xx"};
 
+/// In the order of ipc::upstream_failure.
+constexpr const char* failure_names[ipc::upstream_failure_kinds] = {
+    "connect", "connect_timeout", "closed", "first_byte_timeout", "idle_timeout",
+    "malformed", "too_large", "truncated", "no_address", "capacity"};
+
 std::string status_name(std::size_t slot)
 {
     return slot < ipc::tracked_statuses.size() ? std::to_string(ipc::tracked_statuses[slot]) : "other";
@@ -50,6 +55,33 @@ void worker_json(out_it o, const worker_view& w)
         fmt::format_to(o, "null}}");
     else
         fmt::format_to(o, R"("{}"}})", json_escape(w.last_exit));
+}
+
+void upstream_json(out_it o, const upstream_view& u)
+{
+    const ipc::upstream_stats& s = u.stats;
+    fmt::format_to(o, R"("{}":{{"requests":{},"responses":{{"1xx":{},"2xx":{},"3xx":{},"4xx":{},"5xx":{}}},"failures":{{)",
+                   json_escape(u.name), s.requests, s.responses_by_class[1], s.responses_by_class[2],
+                   s.responses_by_class[3], s.responses_by_class[4], s.responses_by_class[5]);
+    for (std::size_t i = 0; i < ipc::upstream_failure_kinds; ++i)
+        fmt::format_to(o, R"({}"{}":{})", i ? "," : "", failure_names[i], s.failures[i]);
+    fmt::format_to(o, R"(}},"retries":{},"ejections":{},"connections":{},"latency_us":)", s.retries, s.ejections,
+                   s.connections);
+    latency_json(o, s.latency);
+    *o++ = '}';
+}
+
+void app_json(out_it o, const app_view& a)
+{
+    fmt::format_to(o,
+                   R"({{"app":"{}","index":{},"pid":{},"port":{},"generation":{},"state":"{}","uptime_s":{:.3f},)"
+                   R"("requests":{},"restarts":{},"last_exit":)",
+                   json_escape(a.app), a.index, a.pid, a.port, a.generation, json_escape(a.state), a.uptime_s,
+                   a.requests, a.restarts);
+    if (a.last_exit.empty())
+        fmt::format_to(o, "null}}");
+    else
+        fmt::format_to(o, R"("{}"}})", json_escape(a.last_exit));
 }
 
 /// Every serialised field of a snapshot, in wire order; S is worker_stats, const or not.
@@ -172,6 +204,45 @@ std::string render_workers_json(const stats_model& m)
     return out;
 }
 
+void add_upstream(std::vector<upstream_view>& out, std::string_view name, const ipc::upstream_stats& s)
+{
+    auto it = std::find_if(out.begin(), out.end(), [&](const upstream_view& u) { return u.name == name; });
+    if (it == out.end())
+        it = out.insert(out.end(), upstream_view{std::string(name), {}});
+    it->stats.merge(s);
+}
+
+void add_upstreams(std::vector<upstream_view>& out, const std::vector<std::string>& names, const ipc::worker_stats& s)
+{
+    for (std::size_t i = 0; i < names.size() && i < s.upstreams.size(); ++i)
+        add_upstream(out, names[i], s.upstreams[i]);
+}
+
+std::string render_apps_json(const stats_model& m)
+{
+    std::string out = "[";
+    for (std::size_t i = 0; i < m.apps.size(); ++i) {
+        if (i)
+            out += ',';
+        app_json(std::back_inserter(out), m.apps[i]);
+    }
+    out += ']';
+    return out;
+}
+
+std::string render_apps_table(const stats_model& m)
+{
+    std::string out;
+    auto o = std::back_inserter(out);
+    fmt::format_to(o, "{:<14}{:<6}{:<9}{:<7}{:<5}{:<10}{:<9}{:>11}{:>9}  {}\n", "APP", "INDEX", "PID", "PORT", "GEN",
+                   "STATE", "UPTIME", "REQUESTS", "RESTARTS", "LAST EXIT");
+    for (const app_view& a : m.apps)
+        fmt::format_to(o, "{:<14}{:<6}{:<9}{:<7}{:<5}{:<10}{:<9}{:>11}{:>9}  {}\n", a.app, a.index,
+                       a.pid ? std::to_string(a.pid) : "-", a.port, a.generation, a.state, format_duration(a.uptime_s),
+                       a.requests, a.restarts, a.last_exit.empty() ? "-" : a.last_exit);
+    return out;
+}
+
 std::string render_json(const stats_model& m)
 {
     std::string out;
@@ -207,11 +278,71 @@ std::string render_json(const stats_model& m)
     latency_json(o, k.latency);
     out += R"(,"jobs":)";
     out += render_task_jobs_json(m);
-    out += R"(},"workers":)";
+    out += R"(},"upstreams":{)";
+    for (std::size_t i = 0; i < m.upstreams.size(); ++i) {
+        if (i)
+            out += ',';
+        upstream_json(o, m.upstreams[i]);
+    }
+    out += R"(},"apps":)";
+    out += render_apps_json(m);
+    out += R"(,"workers":)";
     out += render_workers_json(m);
     out += "}\n";
     return out;
 }
+
+namespace {
+
+/// Per upstream (by name, summed over exited and live workers, so never going backwards)
+/// and per app.
+void render_upstream_metrics(out_it o, const stats_model& m)
+{
+    if (m.upstreams.empty())
+        return;
+    const auto each = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
+        prom_head(o, name, type, help);
+        for (const upstream_view& u : m.upstreams)
+            fmt::format_to(o, "{}{{upstream=\"{}\"}} {}\n", name, prom_escape(u.name), value(u.stats));
+    };
+    each("ringfork_upstream_requests_total", "counter", "Requests routed to the upstream (each once, retries or not).",
+         [](const ipc::upstream_stats& s) { return s.requests; });
+    prom_head(o, "ringfork_upstream_responses_total", "counter", "Upstream responses relayed, by status class.");
+    for (const upstream_view& u : m.upstreams)
+        for (std::size_t c = 1; c <= 5; ++c)
+            fmt::format_to(o, "ringfork_upstream_responses_total{{upstream=\"{}\",class=\"{}\"}} {}\n",
+                           prom_escape(u.name), class_names[c], u.stats.responses_by_class[c]);
+    prom_head(o, "ringfork_upstream_failures_total", "counter", "Failed attempts, by cause.");
+    for (const upstream_view& u : m.upstreams)
+        for (std::size_t i = 0; i < ipc::upstream_failure_kinds; ++i)
+            fmt::format_to(o, "ringfork_upstream_failures_total{{upstream=\"{}\",cause=\"{}\"}} {}\n",
+                           prom_escape(u.name), failure_names[i], u.stats.failures[i]);
+    each("ringfork_upstream_retries_total", "counter", "Attempts after a request's first.",
+         [](const ipc::upstream_stats& s) { return s.retries; });
+    each("ringfork_upstream_ejections_total", "counter", "Addresses ejected by passive health checks.",
+         [](const ipc::upstream_stats& s) { return s.ejections; });
+    each("ringfork_upstream_connections_total", "counter", "Connections opened to the upstream.",
+         [](const ipc::upstream_stats& s) { return s.connections; });
+    prom_head(o, "ringfork_upstream_response_seconds", "histogram",
+              "Time from a request's dispatch to the upstream's response head.");
+    for (const upstream_view& u : m.upstreams)
+        prom_histogram(o, "ringfork_upstream_response_seconds", fmt::format("upstream=\"{}\",", prom_escape(u.name)),
+                       u.stats.latency);
+    if (m.apps.empty())
+        return;
+    std::vector<std::string> apps;
+    for (const app_view& a : m.apps)
+        if (std::find(apps.begin(), apps.end(), a.app) == apps.end())
+            apps.push_back(a.app);
+    prom_head(o, "ringfork_app_instances", "gauge", "App instances by state.");
+    for (const std::string& app : apps)
+        for (std::string_view st : {"starting", "ready", "draining", "stopping"})
+            fmt::format_to(o, "ringfork_app_instances{{app=\"{}\",state=\"{}\"}} {}\n", prom_escape(app), st,
+                           std::count_if(m.apps.begin(), m.apps.end(),
+                                         [&](const app_view& a) { return a.app == app && a.state == st; }));
+}
+
+} // namespace
 
 std::string render_prometheus(const stats_model& m)
 {
@@ -264,6 +395,7 @@ std::string render_prometheus(const stats_model& m)
     prom_head(o, "ringfork_request_duration_seconds", "histogram",
               "Time from a request's first byte to its response sent.");
     prom_histogram(o, "ringfork_request_duration_seconds", "", t.latency);
+    render_upstream_metrics(o, m);
 
     // Per worker, labelled by slot only: a restarted worker's counters start again from
     // zero, which Prometheus' rate() treats as a counter reset. While a slot briefly has

@@ -40,6 +40,26 @@ struct worker_view {
     ipc::worker_stats stats{};   ///< Its last cumulative snapshot.
 };
 
+/// One upstream's counters: exited and live workers', added up by the upstream's name.
+struct upstream_view {
+    std::string name;
+    ipc::upstream_stats stats{};
+};
+
+/// One instance of a supervised app (--app).
+struct app_view {
+    std::string app;
+    unsigned index = 0;
+    std::int64_t pid = 0;         ///< The application's; 0 until its keeper reported it.
+    unsigned port = 0;
+    std::uint32_t generation = 0; ///< Its app's configuration generation (one more per reload).
+    std::string state;            ///< "starting", "ready", "draining" or "stopping".
+    double uptime_s = 0;
+    std::uint64_t requests = 0;   ///< Sent to it by the workers, exited ones included.
+    unsigned restarts = 0;        ///< Unexpected ends of the instances of its index.
+    std::string last_exit;        ///< How the previous instance of its index ended; empty if none.
+};
+
 /// Everything shown; totals = retired workers' sum + every live worker's last snapshot.
 struct stats_model {
     master_view master;
@@ -50,6 +70,8 @@ struct stats_model {
     std::size_t task_queued = 0;  ///< Jobs waiting for a runner now.
     std::size_t task_running = 0; ///< Jobs running now.
     std::vector<job_view> task_jobs; ///< Running then queued (not in encode_model).
+    std::vector<upstream_view> upstreams; ///< --upstream and --app, in their order, then removed ones.
+    std::vector<app_view> apps;           ///< Every app instance, by app and index.
 };
 
 /// The GET /stats document: {"master":…, "totals":…, "workers":[…]}.
@@ -66,6 +88,17 @@ struct stats_model {
 [[nodiscard]] std::string render_task_jobs_table(const stats_model& m);
 /// `ringfork ctl workers`: one row per worker, for people.
 [[nodiscard]] std::string render_workers_table(const stats_model& m);
+
+/// Adds one upstream's counters to its entry of `out` (made if missing).
+void add_upstream(std::vector<upstream_view>& out, std::string_view name, const ipc::upstream_stats& s);
+/// Adds `s`'s per-upstream counters to `out` by name: `names` are its upstreams' names in
+/// the order of its settings (a reload may add, drop or move them).
+void add_upstreams(std::vector<upstream_view>& out, const std::vector<std::string>& names, const ipc::worker_stats& s);
+
+/// `ringfork ctl apps`: one row per app instance, for people.
+[[nodiscard]] std::string render_apps_table(const stats_model& m);
+/// `ringfork ctl apps --json`, and "apps" in /stats: the instances as a JSON array.
+[[nodiscard]] std::string render_apps_json(const stats_model& m);
 
 /// The control socket's "model" body: a versioned line format, one line per record.
 [[nodiscard]] std::string encode_model(const stats_model& m);

@@ -317,6 +317,47 @@ const flag_spec proxy[] = {
      [](options& o, sv v) { return set_upstream_timeout(o, v, ipc::upstream_timeout_kind::idle); }},
 };
 
+/// NAME=VALUE for the per-app flags; the name is checked once every --app is in.
+std::string set_app_setting(options& o, sv v, app_setting_kind kind)
+{
+    const std::size_t eq = v.find('=');
+    app_setting s;
+    s.kind = kind;
+    if (eq == sv::npos || !ipc::valid_upstream_name(v.substr(0, eq)))
+        return fmt::format("'{}' is not NAME={}", v, kind == app_setting_kind::instances ? "N"
+                                                     : kind == app_setting_kind::health  ? "PATH"
+                                                                                         : "SECS");
+    s.app = v.substr(0, eq);
+    const sv value = v.substr(eq + 1);
+    std::string why;
+    if (kind == app_setting_kind::instances)
+        why = set_count(value, 1, max_app_instances, s.number);
+    else if (kind != app_setting_kind::health)
+        why = set_seconds_ms(value, s.number);
+    else if (valid_health_path(value))
+        s.text = value;
+    else
+        why = fmt::format("'{}' is not a path (starts with '/', visible ASCII, at most 1 KiB)", value);
+    if (why.empty())
+        o.apps.per_app.push_back(std::move(s));
+    return why;
+}
+
+const flag_spec apps[] = {
+    {"--app", "NAME=COMMAND", "run COMMAND as upstream NAME, told its loopback port in PORT (repeatable)",
+     [](options& o, sv v) { return parse_app_flag(v, o.apps); }},
+    {"--app-instances", "NAME=N", "instances of app NAME (default 1, at most 16)",
+     [](options& o, sv v) { return set_app_setting(o, v, app_setting_kind::instances); }},
+    {"--app-health", "NAME=PATH", "an instance is ready and healthy while GET PATH answers 2xx (default: it accepts)",
+     [](options& o, sv v) { return set_app_setting(o, v, app_setting_kind::health); }},
+    {"--app-health-timeout", "NAME=SECS", "no passing check for this long: the instance is killed (default 10)",
+     [](options& o, sv v) { return set_app_setting(o, v, app_setting_kind::health_timeout); }},
+    {"--app-start-timeout", "NAME=SECS", "an instance not ready this long after its start is killed (default 60)",
+     [](options& o, sv v) { return set_app_setting(o, v, app_setting_kind::start_timeout); }},
+    {"--app-stop-timeout", "NAME=SECS", "from TERM to KILL of an instance's process group (default 10)",
+     [](options& o, sv v) { return set_app_setting(o, v, app_setting_kind::stop_timeout); }},
+};
+
 const flag_group groups[] = {
     {"", actions},
     {"Listening and processes:", processes},
@@ -326,6 +367,7 @@ const flag_group groups[] = {
     {"Reloads, upgrades, supervision:", supervision},
     {"Task pool (work that must not run in a worker):", tasks},
     {"Reverse proxy (per worker: keep-alive pools, bodies streamed both ways):", proxy},
+    {"Supervised apps (their ready instances are the addresses of upstream NAME):", apps},
 };
 
 } // namespace

@@ -47,7 +47,7 @@ Signals: TERM/QUIT graceful stop, INT fast stop, HUP reload, USR2 binary upgrade
 TTIN/TTOU one worker more/fewer, USR1 reopen logs.
 
 Clients (talk to a running server through its --control socket):
-  ringfork ctl [--control PATH] [--json] stats|workers|metrics|reload|upgrade|scale N|stop
+  ringfork ctl [--control PATH] [--json] stats|workers|apps|metrics|reload|upgrade|scale N|stop
   ringfork top [--control PATH] [--interval SECS]
 )";
     return out;
@@ -178,6 +178,8 @@ parse_outcome finish(options& out, action what)
     // The spool belongs to whoever runs the jobs and reads their files: the children's user.
     out.tasks.owner = out.run_as.switch_user ? ipc::spool_owner{out.run_as.uid, out.run_as.gid}
                                              : ipc::spool_owner{::geteuid(), ::getegid()};
+    if (std::string why_apps = resolve_apps(out.apps, out.worker.proxy); !why_apps.empty())
+        return {action::serve, why_apps};
     if (std::string proxy_error = ipc::resolve_proxy(out.worker.proxy, !out.worker.root.empty()); !proxy_error.empty())
         return {action::serve, proxy_error};
     out.worker.task_spool = out.tasks.spool;

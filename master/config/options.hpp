@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ipc/worker_start.hpp"
+#include "master/apps/app_settings.hpp"
 #include "master/config/run_as.hpp"
 #include "master/tasks/task_settings.hpp"
 #include "net/address.hpp"
@@ -37,6 +38,7 @@ struct options {
     double worker_start_timeout_s = 60; ///< --worker-start-timeout: from fork to READY (start hooks).
     double upgrade_timeout_s = 60;      ///< --upgrade-timeout: a new master (USR2) must be ready by then.
     task_pool_settings tasks;           ///< --task and --task-*: the task pool (off without tasks).
+    app_settings apps;                  ///< --app and --app-*: supervised application processes.
     bool content = false;               ///< A content option (--demo, --root) was given.
     /// The application's registrations (set by app::run before parsing, kept across
     /// reloads): routes of its own mean no embedded default, and they must not collide

@@ -210,7 +210,7 @@ int run_ctl(std::span<const char* const> args)
     std::string error;
     if (!parse_client_args(args, a, error) || a.rest.empty() || a.rest.size() > 2) {
         fmt::print(stderr, "ringfork ctl: {}\nusage: ringfork ctl [--control PATH] [--json] "
-                           "stats|workers|metrics|tasks|cancel ID|stop|reload|upgrade|scale N\n",
+                           "stats|workers|apps|metrics|tasks|cancel ID|stop|reload|upgrade|scale N\n",
                    error.empty() ? "needs one command" : error);
         return 2;
     }
@@ -218,7 +218,7 @@ int run_ctl(std::span<const char* const> args)
     if (a.rest.size() == 2)
         line += " " + a.rest[1];
     else if (a.json && (line == ipc::control::cmd_stats || line == ipc::control::cmd_workers ||
-                        line == ipc::control::cmd_tasks))
+                        line == ipc::control::cmd_tasks || line == ipc::control::cmd_apps))
         line += " json";
     auto body = control_request(*a.control, line, error);
     if (!body) {

@@ -83,6 +83,10 @@ void supervisor::start_reload()
     opts_.worker_timeout_s = fresh.worker_timeout_s;
     opts_.worker_start_timeout_s = fresh.worker_start_timeout_s;
     opts_.upgrade_timeout_s = fresh.upgrade_timeout_s;
+    note_upstream_names();
+    // Apps before workers: the new workers are forked with the apps' current sets.
+    opts_.apps = fresh.apps;
+    configure_apps();
     if (fresh.defer_accept_s != opts_.defer_accept_s) {
         opts_.defer_accept_s = fresh.defer_accept_s;
         tune_listeners();

@@ -158,11 +158,13 @@ int supervisor::run()
         }
         opts_.worker.task_pool = true;
         pool_->set_known_children([this](pid_t p) {
-            return p == successor_ ||
+            return p == successor_ || (apps_ && apps_->owns(p)) ||
                    std::any_of(workers_.begin(), workers_.end(), [p](const worker_proc& w) { return w.pid == p; });
         });
         pool_->start(net::monotonic_ms());
     }
+    note_upstream_names();
+    configure_apps();
     if (!inherited)
         write_pid_file(); // an upgraded master writes it once its workers are ready
     target_workers_ = count;
@@ -171,15 +173,21 @@ int supervisor::run()
         where += (where.empty() ? "" : ", ") + a.to_string();
     net::log::info("listening on {} with {} workers ({} accept), version {}", where, count,
                    opts_.accept == accept_mode::shared ? "shared" : "reuseport", RINGFORK_VERSION);
-    for (unsigned i = 0; i < count; ++i)
-        if (!spawn(i))
-            return 1;
+    // Readiness before traffic: with apps, the workers start once their instances are ready,
+    // so that no worker takes a request for an app that has no address yet.
+    if (apps_ && !apps_->ready_for_workers(net::monotonic_ms())) {
+        workers_held_ = true;
+        net::log::info("workers start once the apps' instances are ready");
+    } else if (!spawn_all()) {
+        return 1;
+    }
 
     std::vector<pollfd> fds;
     for (;;) {
         // A new master that never took over is ours to end too: nothing may outlive us
         // holding the listeners.
-        if (stopping_ && workers_.empty() && (!pool_ || pool_->empty()) && !(successor_ && !handed_over_))
+        if (stopping_ && workers_.empty() && (!pool_ || pool_->empty()) && !(successor_ && !handed_over_) &&
+            (!apps_ || apps_->empty()))
             break;
         fds.clear();
         fds.push_back({signal_fd_.get(), POLLIN, 0});
@@ -192,10 +200,12 @@ int supervisor::run()
         fds.push_back({successor_fd_.get(), POLLIN, 0});
         fds.push_back({predecessor_fd_.get(), POLLIN, 0});
         const std::size_t others_end = fds.size();
+        if (apps_)
+            apps_->add_pollfds(fds);
+        const std::size_t apps_end = fds.size();
         control_.add_pollfds(fds);
         const std::size_t control_end = fds.size();
         admin_.add_pollfds(fds);
-        (void)others_end;
         const int rc = ::poll(fds.data(), fds.size(), poll_timeout_ms());
         if (rc < 0 && errno != EINTR) {
             net::log::error("{}", net::sys_error("poll", "master loop", errno));
@@ -218,11 +228,14 @@ int supervisor::run()
         const std::span<const pollfd> polled(fds);
         if (pool_)
             pool_->handle(polled.subspan(channels_end, pool_end - channels_end), net::monotonic_ms());
+        // Before children are reaped: an instance's last output and reports are read first.
+        if (apps_)
+            apps_->on_poll(polled.subspan(others_end, apps_end - others_end), net::monotonic_ms());
         if (fds[0].revents & POLLIN)
             on_signal();
 
         const std::uint64_t now = net::monotonic_ms();
-        control_.handle(polled.subspan(others_end, control_end - others_end), now);
+        control_.handle(polled.subspan(apps_end, control_end - apps_end), now);
         admin_.handle(polled.subspan(control_end), now);
         check_deadlines(now);
     }
@@ -267,7 +280,10 @@ bool supervisor::spawn(unsigned index)
     w.generation = generation;
     w.channel = std::move(child->channel);
     w.started_ms = net::monotonic_ms();
+    w.upstreams = upstream_names_;
     workers_.push_back(std::move(w));
+    if (apps_)
+        apps_->worker_started(workers_.back().pid, workers_.back().channel.get());
     return true;
 }
 
@@ -305,6 +321,10 @@ void supervisor::read_channel(worker_proc& w)
                 announced_ready_ = true;
                 announce_ready();
             }
+            break;
+        case ipc::msg_type::upstream_drained:
+            if (apps_)
+                apps_->on_drained(w.pid, m.upstream);
             break;
         case ipc::msg_type::heartbeat:
         default:
@@ -382,6 +402,8 @@ void supervisor::reap()
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         if (pool_ && pool_->on_exit(pid, status, net::monotonic_ms()))
             continue;
+        if (apps_ && apps_->on_exit(pid, status, net::monotonic_ms()))
+            continue;
         if (pid == successor_) {
             net::log::error("upgrade failed: new master {} ended with {}; {}", pid, describe_exit(status),
                             stopping_ ? "stopping" : "still serving");
@@ -402,6 +424,8 @@ void supervisor::reap()
         const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         const bool was_draining = it->state == worker_state::draining;
         const bool was_starting = it->state == worker_state::starting;
+        if (apps_)
+            apps_->worker_gone(pid, it->last);
         workers_.erase(it);
         run_exit_hooks(index, pid, status, was_draining || stopping_);
         slot& s = slots_[index];
@@ -446,6 +470,8 @@ void supervisor::bank_stats(worker_proc& w)
     ipc::worker_stats last = w.last;
     last.connections_open = 0;
     exited_totals_.merge(last);
+    if (w.upstreams)
+        add_upstreams(exited_upstreams_, *w.upstreams, w.last);
 }
 
 void supervisor::begin_stop(bool graceful)
@@ -456,6 +482,7 @@ void supervisor::begin_stop(bool graceful)
         notify("STOPPING=1");
         for (auto& s : slots_)
             s.respawn_at_ms = 0;
+        workers_held_ = false;
         rolling_queue_.clear();
         rolling_active_.clear();
         if (successor_ && !handed_over_) {
@@ -473,6 +500,8 @@ void supervisor::begin_stop(bool graceful)
         fast_stop_ = true;
         for (const worker_proc& w : workers_)
             ::kill(w.pid, SIGINT);
+        if (apps_)
+            apps_->stop(now, false);
         if (pool_)
             pool_->stop(false, now);
         kill_at_ms_ = now + 1000;
@@ -484,7 +513,7 @@ void supervisor::drain(worker_proc& w, ipc::msg_type how)
     if (w.state == worker_state::draining)
         return;
     w.state = worker_state::draining;
-    w.drain_deadline_ms = net::monotonic_ms() + static_cast<std::uint64_t>(opts_.shutdown_timeout_s * 1000);
+    w.drain_deadline_ms = net::monotonic_ms() + drain_timeout_ms();
     ipc::message m;
     m.type = how;
     m.slot = w.slot;
@@ -543,6 +572,8 @@ void supervisor::check_deadlines(std::uint64_t now)
         }
         if (pool_)
             pool_->kill_all();
+        if (apps_)
+            apps_->kill_all();
         kill_at_ms_ = 0;
     }
     for (const worker_proc& w : workers_)
@@ -559,6 +590,7 @@ void supervisor::check_deadlines(std::uint64_t now)
             }
         check_watchdog(now);
     }
+    tick_apps(now);
     if (pool_)
         pool_due_ms_ = pool_->tick(now); // while stopping too: it winds the pool down
     if (successor_ && !handed_over_ && successor_deadline_ms_ && now >= successor_deadline_ms_) {
@@ -597,6 +629,9 @@ int supervisor::poll_timeout_ms() const
         next = std::min(next, kill_at_ms_);
     if (pool_due_ms_)
         next = std::min(next, pool_due_ms_);
+    if (apps_)
+        if (const std::uint64_t d = apps_->next_deadline_ms())
+            next = std::min(next, d);
     if (successor_ || !workers_.empty())
         next = std::min(next, now + 250); // watchdog, drain deadlines, handover snapshots
     for (std::uint64_t d : {control_.next_deadline_ms(), admin_.next_deadline_ms()})

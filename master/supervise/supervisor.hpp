@@ -16,6 +16,7 @@
 #include "ipc/accept_share.hpp"
 #include "ipc/messages.hpp"
 #include "master/admin/admin_http.hpp"
+#include "master/apps/app_supervisor.hpp"
 #include "master/supervise/backoff.hpp"
 #include "master/admin/control.hpp"
 #include "master/config/options.hpp"
@@ -50,6 +51,8 @@ private:
         std::uint64_t abort_at_ms = 0;    ///< Non-zero: SIGABRT sent then; SIGKILL follows.
         std::uint64_t drain_deadline_ms = 0;
         ipc::worker_stats last{}; ///< Last cumulative snapshot.
+        /// Its upstreams' names at fork: how its snapshot's per-upstream counters are keyed.
+        std::shared_ptr<const std::vector<std::string>> upstreams;
     };
 
     struct slot {
@@ -66,6 +69,14 @@ private:
     /// Applies --defer-accept to every listener (at start, after a reload, on scale-up).
     void tune_listeners();
     [[nodiscard]] bool spawn(unsigned slot_index);
+    /// Forks the first worker of every slot; false after a fork failed.
+    [[nodiscard]] bool spawn_all();
+    /// Longest wait for in-flight work to end: a draining worker's, an old app instance's.
+    [[nodiscard]] std::uint64_t drain_timeout_ms() const;
+    /// Applies opts_.apps (at start and on reload): the app supervisor, made when first needed.
+    void configure_apps();
+    /// The apps' clocks, the workers held back for them at start, their stop after the workers.
+    void tick_apps(std::uint64_t now);
     void on_signal();
     void reap();
     void run_exit_hooks(unsigned slot_index, pid_t pid, int status, bool expected);
@@ -128,6 +139,9 @@ private:
     [[nodiscard]] admin_response admin_route(std::string_view path) const;
     control_reply cmd_stats(std::string_view argument) const;
     control_reply cmd_workers(std::string_view argument) const;
+    control_reply cmd_apps(std::string_view argument) const;
+    /// The upstream names of the workers' settings now (after start and every reload).
+    void note_upstream_names();
     control_reply cmd_metrics(std::string_view argument) const;
     control_reply cmd_model(std::string_view argument) const;
     control_reply cmd_stop(std::string_view argument);
@@ -144,6 +158,8 @@ private:
     net::unique_fd signal_fd_;
     ipc::accept_share* share_ = nullptr;
     ipc::worker_stats exited_totals_{};  ///< Sum of every exited worker's last snapshot (gauges zeroed).
+    std::vector<upstream_view> exited_upstreams_; ///< Their per-upstream counters, by name.
+    std::shared_ptr<const std::vector<std::string>> upstream_names_; ///< What new workers are forked with.
     control_server control_;
     admin_server admin_;
     std::uint64_t reloads_ = 0;    ///< Completed rolling restarts (HUP, ctl reload).
@@ -153,6 +169,8 @@ private:
     unsigned respawns_ = 0;
     std::unique_ptr<broker> pool_;
     std::uint64_t pool_due_ms_ = 0;  ///< When the task broker next has something to do (0: nothing).
+    std::unique_ptr<app_supervisor> apps_; ///< --app: supervised application instances.
+    bool workers_held_ = false;            ///< At start: the workers wait for the apps' instances.
     // Rolling restart: slots still to restart, and slots whose new worker is not ready yet.
     std::deque<unsigned> rolling_queue_;
     std::vector<unsigned> rolling_active_;

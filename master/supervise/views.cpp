@@ -55,6 +55,7 @@ void supervisor::register_commands()
     namespace c = ipc::control;
     control_.add(c::cmd_stats, [this](std::string_view a) { return cmd_stats(a); });
     control_.add(c::cmd_workers, [this](std::string_view a) { return cmd_workers(a); });
+    control_.add(c::cmd_apps, [this](std::string_view a) { return cmd_apps(a); });
     control_.add(c::cmd_metrics, [this](std::string_view a) { return cmd_metrics(a); });
     control_.add(c::cmd_model, [this](std::string_view a) { return cmd_model(a); });
     control_.add(c::cmd_stop, [this](std::string_view a) { return cmd_stop(a); });
@@ -104,7 +105,31 @@ stats_model supervisor::model() const
     std::sort(m.workers.begin(), m.workers.end(), [](const worker_view& a, const worker_view& b) {
         return a.slot != b.slot ? a.slot < b.slot : a.generation < b.generation;
     });
+    // Per upstream by name: the current ones in their order first, then any a reload removed.
+    if (upstream_names_)
+        for (const std::string& name : *upstream_names_)
+            m.upstreams.push_back({name, {}});
+    add_upstreams(m.upstreams, upstream_names_ ? *upstream_names_ : std::vector<std::string>{}, inherited_);
+    for (const upstream_view& u : exited_upstreams_)
+        add_upstream(m.upstreams, u.name, u.stats);
+    for (const worker_proc& w : workers_)
+        if (w.upstreams)
+            add_upstreams(m.upstreams, *w.upstreams, w.last);
+    if (apps_) {
+        std::vector<app_supervisor::worker_snapshot> live;
+        for (const worker_proc& w : workers_)
+            live.push_back({w.pid, &w.last});
+        m.apps = apps_->view(live, now);
+    }
     return m;
+}
+
+void supervisor::note_upstream_names()
+{
+    auto names = std::make_shared<std::vector<std::string>>();
+    for (const ipc::upstream_settings& u : opts_.worker.proxy.upstreams)
+        names->push_back(u.name);
+    upstream_names_ = std::move(names);
 }
 
 admin_response supervisor::admin_route(std::string_view path) const
@@ -143,6 +168,15 @@ control_reply supervisor::cmd_workers(std::string_view argument) const
     if (!argument.empty())
         return {false, "usage: workers [json]"};
     return {true, render_workers_table(model())};
+}
+
+control_reply supervisor::cmd_apps(std::string_view argument) const
+{
+    if (argument == "json")
+        return {true, render_apps_json(model()) + "\n"};
+    if (!argument.empty())
+        return {false, "usage: apps [json]"};
+    return {true, render_apps_table(model())};
 }
 
 control_reply supervisor::cmd_metrics(std::string_view) const

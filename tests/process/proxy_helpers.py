@@ -1,11 +1,15 @@
 """Upstreams for the proxy tests: the Node application (tests/process/upstream_app.js, on
 Node's http module), Python's http.server, and a raw socket server for hostile answers;
-plus the test pattern both sides hash and a worker's resident memory."""
+plus the test pattern both sides hash, a worker's resident memory, and ringfork
+supervising an app of its own (supervised_app.js, supervised_app.py)."""
 import hashlib
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -336,3 +340,75 @@ def request(port, method, path, body=None, headers=(), version="1.1", timeout=10
             extra += f"Content-Length: {len(body)}\r\n"
         c.send(f"{method} {path} HTTP/{version}\r\nHost: t\r\n{extra}\r\n".encode() + (body or b""))
         return c.response(head=method == "HEAD")
+
+
+SUPERVISED_JS = os.path.join(HERE, "supervised_app.js")
+SUPERVISED_PY = os.path.join(HERE, "supervised_app.py")
+
+
+class AppServer:
+    """ringfork supervising one app (`--app NAME=COMMAND`, proxied at `/`), with a control
+    socket for `ringfork ctl apps`. Stopping it kills the master's whole session, app
+    instances included, whatever state a failed test left them in."""
+
+    def __init__(self, command, *args, name="web", instances=1, workers=1, env=None, ready=True, timeout=20.0):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix="rf-apps-")
+        self.control = os.path.join(self.dir, "ctl.sock")
+        self.server = rftest.Server("--app", f"{name}={command}", "--app-instances", f"{name}={instances}",
+                                    "--proxy", f"/={name}", "--control", self.control, *args, workers=workers,
+                                    env=env, ready=ready, timeout=timeout)
+
+    def ctl(self, *args):
+        return subprocess.run([rftest.BIN, "ctl", "--control", self.control, *args], capture_output=True, text=True,
+                              timeout=15)
+
+    def instances(self):
+        """`ringfork ctl apps json`: one dict per instance."""
+        r = self.ctl("apps", "json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    def ready(self):
+        """The ready instances, by index."""
+        return sorted((i for i in self.instances() if i["state"] == "ready"), key=lambda i: i["index"])
+
+    def wait_ready(self, count, exclude=(), timeout=15.0):
+        """Waits until `count` instances are ready, none of them a pid in `exclude`."""
+        def check():
+            ready = self.ready()
+            return ready if len(ready) == count and not {i["pid"] for i in ready} & set(exclude) else None
+        return rftest.wait_until(check, timeout, interval=0.05, what=f"{count} ready instances of {self.name}")
+
+    def stop(self):
+        try:
+            rftest.kill_session(self.server.pid)
+            self.server.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def node_command(script=SUPERVISED_JS):
+    return f"{rftest.program('node')} {script}"
+
+
+def process_group_members(pgid):
+    """Live (non-zombie) processes of process group `pgid`."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            out.append(int(d))
+    return out

@@ -117,7 +117,7 @@ class Stats(unittest.TestCase):
             self.assertIn("ready", out.stdout)
             self.assertIn("requests", self.ctl("stats").stdout)
             data = json.loads(self.ctl("--json", "stats").stdout)
-            self.assertEqual(set(data), {"master", "totals", "workers", "tasks"})
+            self.assertEqual(set(data), {"master", "totals", "workers", "tasks", "upstreams", "apps"})
             self.assertEqual(len(json.loads(self.ctl("workers", "--json").stdout)), 2)
             r = self.ctl("scale", "0")
             self.assertEqual(r.returncode, 1)
