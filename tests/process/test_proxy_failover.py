@@ -1,22 +1,20 @@
 """An upstream with several addresses: requests move to another address when one fails
 before answering (any request when nothing was sent, idempotent ones otherwise), kill -9
-of an instance under load fails no GET, and the address set changes at run time the way
-the master changes it for supervised apps (upstream_set), with each removed address
-reported drained once nothing is in flight to it."""
+of an instance under load fails no GET, and the address set of a supervised app changes
+at run time (upstream_set from the master), with each removed address reported drained
+once nothing is in flight to it."""
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
+import tempfile
 import threading
-import time
 import unittest
 
 import rftest
-from proxy_helpers import NodeApp, RawUpstream, read_head, request, wait_free_port
-
-TEST_BIN = os.environ.get("RINGFORK_TEST_BIN") or os.path.join(os.path.dirname(__file__), "../../build/tests/ringfork-test")
-
+from proxy_helpers import AppServer, Client, NodeApp, RawUpstream, node_command, read_head, request, wait_free_port
 
 def reset_after_request(conn, index):
     """Reads the request, then resets the connection: nothing answered."""
@@ -79,93 +77,73 @@ class KillUnderLoad(unittest.TestCase):
         self.assertEqual(request(server.port, "GET", "/hello").status, 200)
 
 
-@unittest.skip("needs a master that sends upstream_set: the app supervisor (--app) drives these next")
 class AddressSets(unittest.TestCase):
-    """The worker side of supervised apps, driven through the test build's hook, which
-    builds the same upstream_set message the master sends and hands it to the pool."""
+    """The address set of an app's upstream changes at run time: the master sends every
+    worker the ready instances (upstream_set) and stops an instance taken out of the set
+    only once every worker has reported it drained (upstream_drained)."""
 
-    def set_addresses(self, port, *addresses):
-        r = request(port, "POST", "/__test/upstream-set", ("0 " + ",".join(addresses)).encode())
-        self.assertEqual(r.status, 200, r.body)
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="rf-app-state-")
+        os.chmod(self.dir, 0o755)
+        self.addCleanup(shutil.rmtree, self.dir, True)
 
-    def test_new_requests_go_to_the_current_set_and_removed_addresses_drain(self):
-        arrived, release = threading.Event(), threading.Event()
+    def touch(self, name):
+        with open(os.path.join(self.dir, name), "w"):
+            pass
 
-        def held(conn, index):
-            """Answers each request, the second one only once the test says so."""
-            while True:
-                head, _ = read_head(conn)
-                if head is None:
-                    return
-                if b"/held" in head:
-                    arrived.set()
-                    release.wait(20)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nold")
-
-        old = RawUpstream(held)
-        new = NodeApp()
-        self.addCleanup(old.stop)
-        self.addCleanup(new.stop)
-        self.addCleanup(release.set)
-        dead = wait_free_port()
-        rftest.BIN, saved = TEST_BIN, rftest.BIN
-        try:
-            # "mark" fails on purpose: its log line shows every earlier line has been read.
-            server = rftest.Server("--upstream", f"app={old.address}", "--upstream", f"mark=127.0.0.1:{dead}",
-                                   "--proxy", "/=app", "--proxy", "/mark=mark", "--demo", workers=1)
-        finally:
-            rftest.BIN = saved
-        self.addCleanup(server.stop)
-        self.assertEqual(request(server.port, "GET", "/first").body, b"old")
-        # A request is in flight to the old address when the set changes.
-        held_response = {}
-        t = threading.Thread(target=lambda: held_response.setdefault("r", request(server.port, "GET", "/held", timeout=20)))
-        t.start()
-        self.assertTrue(arrived.wait(10))
-        self.set_addresses(server.port, new.address)
-        for _ in range(5):
-            self.assertEqual(node_pid(request(server.port, "GET", "/hello").body), new.pid)
-        self.assertEqual(request(server.port, "GET", "/mark").status, 502)
-        server.wait_log(rf"upstream mark 127\.0\.0\.1:{dead}: connect")
-        self.assertEqual(server.count_log(r"drained"), 0)  # the held request is still in flight
-        release.set()
-        t.join(20)
-        self.assertEqual(held_response["r"].body, b"old")  # it finished on the removed address
-        server.wait_log(rf"upstream app {re.escape(old.address)}: drained")
-        self.assertEqual(server.count_log(r"drained"), 1)
-        # Back to both: requests reach each again.
-        self.set_addresses(server.port, old.address, new.address)
-        bodies = {request(server.port, "GET", "/hello").body[:5] for _ in range(8)}
-        self.assertEqual(bodies, {b"old", b"Hello"})
-        # An empty set: nothing to send to (503), and the worker is fine.
-        self.set_addresses(server.port)
-        self.assertEqual(request(server.port, "GET", "/hello").status, 503)
-        self.assertEqual(request(server.port, "GET", "/plaintext").status, 200)
-        bad = request(server.port, "POST", "/__test/upstream-set", b"0 nowhere")
-        self.assertEqual(bad.status, 400)
-
-    def test_idle_connections_to_a_removed_address_close(self):
-        def keep_alive(conn, index):
-            while True:
-                head, _ = read_head(conn)
-                if head is None:
-                    return
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-
-        with RawUpstream(keep_alive) as old, NodeApp() as new:
-            rftest.BIN, saved = TEST_BIN, rftest.BIN
-            try:
-                server = rftest.Server("--upstream", f"app={old.address}", "--proxy", "/=app", workers=1)
-            finally:
-                rftest.BIN = saved
-            with server:
+    def test_new_requests_go_to_the_new_set_and_a_removed_address_drains(self):
+        with AppServer(node_command(), env={"APP_DIR": self.dir}, workers=1) as a:
+            s = a.server
+            [old] = a.wait_ready(1)
+            address = f"127.0.0.1:{old['port']}"
+            # Connections kept by the worker's pool, and one request in flight on the old
+            # instance when the set changes.
+            with Client(s.port) as c:
                 for _ in range(3):
-                    self.assertEqual(request(server.port, "GET", "/x").body, b"ok")
-                self.assertEqual(old.closed, 0)  # kept for the next request
-                self.set_addresses(server.port, new.address)
-                rftest.wait_until(lambda: old.closed == old.connections, 10, what="the old address's connections to close")
-                server.wait_log(rf"upstream app {re.escape(old.address)}: drained")
-                self.assertTrue(request(server.port, "GET", "/hello").body.startswith(b"Hello from node"))
+                    c.send(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+                    self.assertTrue(c.response().body.startswith(b"hello from node %d" % old["pid"]))
+            held = {}
+            t = threading.Thread(target=lambda: held.setdefault("r", request(s.port, "GET", "/held", timeout=30)))
+            t.start()
+            self.addCleanup(t.join, 30)
+            self.addCleanup(self.touch, "release")
+            s.wait_log(rf"app web\.0: held request arrived at {old['pid']}", 10)
+            worker = s.workers()[0]
+            s.signal(signal.SIGHUP)
+            [new] = a.wait_ready(1, exclude={old["pid"]})
+            for _ in range(5):
+                self.assertTrue(request(s.port, "GET", "/hello").body.startswith(b"hello from node %d" % new["pid"]))
+            # Idle connections to the removed address are closed; the held one stays, and
+            # so does the old instance, out of the set.
+            rftest.wait_until(lambda: rftest.established(old["port"]) == 1, 5, what="idle connections closed")
+            self.assertTrue(rftest.alive(old["pid"]))
+            self.assertEqual([i["state"] for i in a.instances() if i["pid"] == old["pid"]], ["draining"])
+            self.assertEqual(s.count_log(rf"\[worker 0 {worker}\] info: upstream web {re.escape(address)}: drained"), 0)
+            self.assertEqual(s.count_log(rf"app web\.0 \(pid {old['pid']}\) drained"), 0)
+            self.touch("release")
+            t.join(30)
+            self.assertEqual(held["r"].status, 200)
+            self.assertEqual(held["r"].body, b"held by %d" % old["pid"])  # it finished where it started
+            s.wait_log(rf"\[worker 0 {worker}\] info: upstream web {re.escape(address)}: drained", 10)
+            s.wait_log(rf"app web\.0 \(pid {old['pid']}\) drained: stopping it", 10)
+            s.wait_log(rf"app web\.0 \(pid {old['pid']}\) stopped: exit code 0", 10)
+            self.assertEqual(s.count_log(r"did not report it drained"), 0)
+
+    def test_an_empty_set_answers_503_and_the_worker_keeps_serving(self):
+        with AppServer(node_command(), "--demo", "--app-health", "web=/health", "--app-health-timeout", "web=1",
+                       env={"APP_DIR": self.dir}, workers=1) as a:
+            s = a.server
+            [old] = a.wait_ready(1)
+            self.touch("sick")  # its health checks fail from now on, and its replacement's too
+            s.wait_log(rf"app web\.0 \(pid {old['pid']}\): no health check passed for 1000 ms", 10)
+            s.wait_log(r"app web: serving on \(no instance ready\)", 10)
+            s.wait_log(r"upstream web: addresses now \(none\)", 10)
+            self.assertEqual(request(s.port, "GET", "/hello").status, 503)
+            self.assertEqual(request(s.port, "GET", "/plaintext").status, 200)
+            os.unlink(os.path.join(self.dir, "sick"))
+            [new] = a.wait_ready(1, exclude={old["pid"]})
+            rftest.wait_until(lambda: request(s.port, "GET", "/hello").status == 200, 5, what="the new instance served")
+            self.assertTrue(request(s.port, "GET", "/hello").body.startswith(b"hello from node %d" % new["pid"]))
 
 
 if __name__ == "__main__":
