@@ -121,7 +121,7 @@ class TaskTest(unittest.TestCase):
         self.assertTrue(all(j.done_at > m1 for j in jobs))
         # The bound. On a 2-core machine that other work also loads, the four jobs plus
         # that load can push the worker's p99 close to it (9.6-9.9 ms seen at load average ~3.3).
-        self.assertLess(p99(busy), 0.010, f"/plaintext p99 {p99(busy) * 1000:.2f} ms while jobs ran")
+        self.assertLess(p99(busy), 0.010 * rftest.LATENCY_FACTOR, f"/plaintext p99 {p99(busy) * 1000:.2f} ms while jobs ran")
 
     # 2. Timeout: SIGTERM then SIGKILL of the job's whole process group.
     def test_timeout_kills_the_whole_job(self):
