@@ -6,6 +6,8 @@
 // the master ends.
 #include "master/apps/keeper.hpp"
 
+#include "master/supervise/spawn.hpp"
+
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -102,16 +104,7 @@ std::vector<std::string> app_environment(const keeper_plan& p)
 
 [[noreturn]] void exec_app(pid_t keeper, char* const* argv, char* const* envp) noexcept
 {
-    // The master's ignored and blocked signals are not the application's business.
-    for (int sig = 1; sig < NSIG; ++sig)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            ::signal(sig, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != keeper)
+    if (!enter_own_group(keeper))
         ::_exit(127);
     ::execvpe(argv[0], argv, envp);
     say("exec", argv[0], errno);

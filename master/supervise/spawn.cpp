@@ -2,12 +2,14 @@
 #include "master/supervise/spawn.hpp"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "net/error.hpp"
@@ -33,6 +35,20 @@ identity& children_identity()
 void set_children_identity(identity who)
 {
     children_identity() = std::move(who);
+}
+
+bool enter_own_group(pid_t parent) noexcept
+{
+    // The parent's handlers and blocked signals are not the program's business.
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            ::signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    return ::getppid() == parent;
 }
 
 std::string describe_exit(int status)

@@ -48,6 +48,11 @@ inline constexpr int exit_identity_failed = 71;
 /// How a child ended, from its wait status: "exit code 1", "signal 9 (Killed)".
 [[nodiscard]] std::string describe_exit(int wait_status);
 
+/// In a forked child about to exec a program of someone else's (a job, an app): default
+/// signal dispositions and an empty mask, a process group of its own, SIGKILL when its
+/// parent dies; false when `parent` has already gone (the child should _exit then).
+[[nodiscard]] bool enter_own_group(pid_t parent) noexcept;
+
 /// Closes every descriptor of this process except 0-2 and `keep`.
 void close_fds_except(std::vector<int> keep) noexcept;
 

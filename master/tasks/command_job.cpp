@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "master/supervise/spawn.hpp"
 #include "master/tasks/runner_job.hpp"
 #include "net/error.hpp"
 
@@ -73,16 +74,7 @@ void lower_limit(int resource, rlim_t value) noexcept
 /// The job child: a new process group, dies with the runner, fds 0-3 only, limits, exec.
 [[noreturn]] void run_child(const child_plan& p) noexcept
 {
-    // The runner's handlers and blocked signals are not the job's business.
-    for (int sig = 1; sig < NSIG; ++sig)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            ::signal(sig, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != p.runner)
+    if (!enter_own_group(p.runner))
         ::_exit(127);
     if (::fchdir(p.dir_fd) != 0)
         child_fail("chdir", "job directory", errno);
