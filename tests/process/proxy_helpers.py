@@ -400,15 +400,4 @@ def node_command(script=SUPERVISED_JS):
 
 def process_group_members(pgid):
     """Live (non-zombie) processes of process group `pgid`."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            out.append(int(d))
-    return out
+    return rftest.group_pids(pgid)

@@ -451,8 +451,9 @@ def established(port):
     return sum(1 for local, _, state, _ in tcp_sockets() if state == "01" and local == port)
 
 
-def session_pids(sid):
-    """Live (non-zombie) processes whose session id is `sid`."""
+def _live_pids_where(field, value):
+    """Live (non-zombie) processes whose /proc/PID/stat field `field` (counted from the
+    state, 0, after the command name) is `value`."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -462,9 +463,19 @@ def session_pids(sid):
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
+        if fields[0] != "Z" and int(fields[field]) == value:
             out.append(int(d))
     return out
+
+
+def session_pids(sid):
+    """Live (non-zombie) processes whose session id is `sid`."""
+    return _live_pids_where(3, sid)
+
+
+def group_pids(pgid):
+    """Live (non-zombie) processes of process group `pgid`."""
+    return _live_pids_where(2, pgid)
 
 
 def read_pid_file(path):
