@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "net/byte_words.hpp"
 #include "net/log.hpp"
 
 namespace ringfork::http {
@@ -26,32 +27,14 @@ void append_u64(net::byte_buffer& out, std::uint64_t v)
 }
 
 /// No CR, LF or NUL: nothing that could end a header line, or the head, early. Runs for
-/// every header of every response, so it looks at eight bytes at a time: a word has a zero
-/// byte exactly when (w - 0x01..01) & ~w & 0x80..80 is not zero, and XOR with a repeated
-/// byte turns that byte into zero. The last word overlaps the one before it; a value
-/// shorter than a word is padded with a harmless byte.
+/// every header of every response, so it first looks eight bytes at a time for any byte
+/// below 0x0e (the three are 0x00, 0x0a and 0x0d); only a value with one (a tab, say) is
+/// looked at byte by byte.
 bool fits_one_line(std::string_view s) noexcept
 {
-    constexpr std::uint64_t ones = 0x0101010101010101ull;
-    constexpr std::uint64_t highs = 0x8080808080808080ull;
-    const auto has_zero_byte = [](std::uint64_t w) { return (w - ones) & ~w & highs; };
-    const auto breaks_line = [&](std::uint64_t w) {
-        return has_zero_byte(w) | has_zero_byte(w ^ (ones * '\r')) | has_zero_byte(w ^ (ones * '\n'));
-    };
-    const char* p = s.data();
-    const std::size_t n = s.size();
-    std::uint64_t w = ones * 'a';
-    if (n < sizeof w) {
-        std::memcpy(&w, p, n);
-        return breaks_line(w) == 0;
-    }
-    for (std::size_t i = 0; i + sizeof w < n; i += sizeof w) {
-        std::memcpy(&w, p + i, sizeof w);
-        if (breaks_line(w)) [[unlikely]]
-            return false;
-    }
-    std::memcpy(&w, p + n - sizeof w, sizeof w);
-    return breaks_line(w) == 0;
+    if (!net::byte_words::any(s, [](std::uint64_t w) { return net::byte_words::below(w, 0x0e); }))
+        return true;
+    return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
 /// `s` with bytes outside printable ASCII shown as \xHH, so a log line stays one line.
@@ -162,18 +145,23 @@ void response_writer::start(unsigned status, std::string_view reason)
     if (rejected_)
         return;
     status_ = status;
+    const std::string_view date = date_.line();
     // RFC 9110 §2.5: answer with the highest minor version the server conforms to.
     if (status == 200 && reason.empty()) {
-        out_.append(ok_head); // the common case in one copy
-    } else {
-        out_.append("HTTP/1.1 ");
-        append_u64(out_, status);
-        out_.append(" ", 1);
-        out_.append(reason.empty() ? reason_phrase(status) : reason);
-        out_.append("\r\n", 2);
-        out_.append(server_line);
+        // The common case: the status line, Server and Date in one reservation.
+        char* p = out_.reserve_tail(ok_head.size() + date.size());
+        std::memcpy(p, ok_head.data(), ok_head.size());
+        std::memcpy(p + ok_head.size(), date.data(), date.size());
+        out_.commit(ok_head.size() + date.size());
+        return;
     }
-    out_.append(date_.line());
+    out_.append("HTTP/1.1 ");
+    append_u64(out_, status);
+    out_.append(" ", 1);
+    out_.append(reason.empty() ? reason_phrase(status) : reason);
+    out_.append("\r\n", 2);
+    out_.append(server_line);
+    out_.append(date);
 }
 
 void response_writer::header(std::string_view name, std::string_view value)
@@ -217,19 +205,38 @@ void response_writer::reject(std::string_view name, std::string_view why)
     rejected_ = true;
 }
 
+namespace {
+
+/// The end of a head with a known length, and then `body`, in one reservation.
+void append_length_and_body(net::byte_buffer& out, const response_context& ctx, std::uint64_t length,
+                            std::string_view body)
+{
+    constexpr std::string_view name = "Content-Length: ";
+    constexpr std::string_view close = "\r\nConnection: close\r\n\r\n";
+    constexpr std::string_view keep = "\r\nConnection: keep-alive\r\n\r\n";
+    constexpr std::string_view end = "\r\n\r\n";
+    const std::string_view tail = !ctx.keep_alive ? close : ctx.version_minor == 0 ? keep : end;
+    char* const first = out.reserve_tail(name.size() + 20 + keep.size() + body.size());
+    char* p = first;
+    std::memcpy(p, name.data(), name.size());
+    p = std::to_chars(p + name.size(), p + name.size() + 20, length).ptr;
+    std::memcpy(p, tail.data(), tail.size());
+    p += tail.size();
+    if (!body.empty()) {
+        std::memcpy(p, body.data(), body.size());
+        p += body.size();
+    }
+    out.commit(static_cast<std::size_t>(p - first));
+}
+
+} // namespace
+
 void response_writer::finish_head(std::uint64_t length)
 {
     if (rejected_)
         return;
     body_length_ = ctx_.head ? 0 : length;
-    out_.append("Content-Length: ");
-    append_u64(out_, length);
-    if (!ctx_.keep_alive)
-        out_.append("\r\nConnection: close\r\n\r\n");
-    else if (ctx_.version_minor == 0)
-        out_.append("\r\nConnection: keep-alive\r\n\r\n");
-    else
-        out_.append("\r\n\r\n");
+    append_length_and_body(out_, ctx_, length, {});
 }
 
 bool response_writer::finish_head_unknown_length()
@@ -261,9 +268,8 @@ void response_writer::finish(std::string_view body)
 {
     if (rejected_)
         return;
-    finish_head(body.size());
-    if (!ctx_.head)
-        out_.append(body);
+    body_length_ = ctx_.head ? 0 : body.size();
+    append_length_and_body(out_, ctx_, body.size(), ctx_.head ? std::string_view() : body);
 }
 
 void write_error(response_writer& w, unsigned status, std::string_view extra_headers)
