@@ -1,6 +1,7 @@
 // HTTP/1.1 request-head parser, chunked-body decoder and path normaliser (RFC 9112, RFC 3986).
 // Owns byte-level syntax, framing rules and limits; leaves replies, buffering and I/O to the worker.
 #include "net/http_parser.hpp"
+#include "net/byte_words.hpp"
 #include "net/http_syntax.hpp"
 
 #include <algorithm>
@@ -456,6 +457,15 @@ chunked_decoder::step chunked_decoder::feed(std::span<const char> in, std::span<
 // never passes the read index, so `out` may alias `raw_path`.
 long normalize_path(std::string_view raw_path, std::span<char> out) noexcept {
     if (raw_path.empty() || raw_path[0] != '/' || out.size() < raw_path.size()) return -1;
+    // The common case, eight bytes at a time: no control byte, no '%' and no '.' at all,
+    // so nothing to decode or remove.
+    if (!net::byte_words::any(raw_path, [](std::uint64_t w) {
+            using namespace net::byte_words;
+            return below(w, 0x20) | equal(w, '%') | equal(w, '.');
+        })) {
+        std::memmove(out.data(), raw_path.data(), raw_path.size());
+        return static_cast<long>(raw_path.size());
+    }
 
     std::size_t len = 0;
     bool dot_after_slash = false; // only then can a dot-segment be there to remove

@@ -696,6 +696,31 @@ BOOST_AUTO_TEST_CASE(empty_segments_and_backslash_stay_literal) {
     BOOST_TEST(norm("/a/%5c..%5c") == "/a/\\..\\");
 }
 
+BOOST_AUTO_TEST_CASE(a_byte_to_act_on_is_seen_at_every_position_of_long_paths) {
+    // Paths with nothing to decode or remove are copied eight bytes at a time: a control
+    // byte, a '%' or a dot-segment in any position of any word must still be acted on.
+    for (std::size_t len = 2; len <= 26; ++len)
+        for (std::size_t at = 1; at < len; ++at) {
+            std::string path(len, 'x');
+            path[0] = '/';
+            BOOST_TEST(norm(path) == path);
+            std::string control = path;
+            control[at] = '\x1f';
+            BOOST_TEST(norm(control) == "ERR", control);
+            std::string encoded = path;
+            encoded.replace(at, 1, "%41");
+            std::string decoded = path;
+            decoded[at] = 'A';
+            BOOST_TEST(norm(encoded) == decoded, encoded);
+            std::string dots = path;
+            dots.insert(at, "/../");
+            std::string kept = path;
+            kept.erase(0, at);
+            kept.insert(0, 1, '/');
+            BOOST_TEST(norm(dots) == kept, dots);
+        }
+}
+
 BOOST_AUTO_TEST_CASE(in_place) {
     std::string buf = "/a/b/%2e%2e/c/./d/..";
     const long n = normalize_path(buf, {buf.data(), buf.size()});
