@@ -44,8 +44,14 @@ struct request {
     bool expect_continue = false;
     body_framing framing = body_framing::none;
     std::uint64_t content_length = 0; ///< Valid when framing == content_length.
-    header headers[max_header_slots];
+    /// Only the first header_count are set: the slots are left uninitialised, so a request
+    /// made for every read costs nothing for the 128 it may never use.
+    union {
+        header headers[max_header_slots];
+    };
     std::size_t header_count = 0;
+
+    request() noexcept {}
 
     /// First header with this name (case-insensitive), or empty view.
     [[nodiscard]] std::string_view find(std::string_view name) const noexcept;
