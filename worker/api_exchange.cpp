@@ -329,11 +329,6 @@ const std::shared_ptr<client_state>& exchange::client()
     return c;
 }
 
-bool exchange::needs_source() const noexcept
-{
-    return !answered_ || (streaming_ && !finished_) || failed_;
-}
-
 std::unique_ptr<worker::body_source> exchange::hand_over()
 {
     const bool wanted = needs_source();

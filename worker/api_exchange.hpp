@@ -90,7 +90,7 @@ public:
     /// Aborts with context: more live handles than a request can have.
     [[noreturn]] static void too_many_handles() noexcept;
     /// Something is left for a body source to do (an answer, a stream, a close).
-    [[nodiscard]] bool needs_source() const noexcept;
+    [[nodiscard]] bool needs_source() const noexcept { return !answered_ || (streaming_ && !finished_) || failed_; }
 
 private:
     friend class answer_source;

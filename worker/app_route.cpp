@@ -20,7 +20,7 @@ void app_route::handle(const request_view& req, http::response_writer& w, deferr
     const detail::request_state state{req, *req.env};
     ringfork::request r(state);
     try {
-        fn_(r, ringfork::responder(&x));
+        fn_.answer(r, &x);
     } catch (const std::exception& e) {
         x.handler_threw(e.what());
     } catch (...) {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -163,8 +164,49 @@ private:
     detail::exchange* x_ = nullptr;
 };
 
-/// A route's handler: answers through the responder, now or later.
-using handler = std::function<void(request&, responder)>;
+/// A route's handler: a function or function object called as `f(request&, responder)` (a
+/// lambda, a function, a std::function), which answers through the responder, now or
+/// later. Copies share one callable. ringfork builds the responder straight into the call's
+/// argument, so a handler that answers at once moves nothing.
+class handler {
+public:
+    handler() noexcept = default;
+    template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, handler> &&
+                                                      std::is_invocable_v<std::decay_t<F>&, request&, responder>>>
+    handler(F&& f)
+    {
+        auto m = std::make_shared<model<std::decay_t<F>>>(std::forward<F>(f));
+        if constexpr (std::is_pointer_v<std::decay_t<F>> || is_function_object<std::decay_t<F>>::value)
+            if (!m->f)
+                return; // a null pointer or an empty std::function: an empty handler
+        impl_ = std::move(m);
+    }
+
+    /// Calls it; it must not be empty.
+    void operator()(request& req, responder res) const { impl_->call(req, std::move(res)); }
+    /// Calls it with a new responder for `x`: how a route's handler is called.
+    void answer(request& req, detail::exchange* x) const { impl_->answer(req, x); }
+    /// Holds a callable.
+    explicit operator bool() const noexcept { return static_cast<bool>(impl_); }
+
+private:
+    template <typename T> struct is_function_object : std::false_type {};
+    template <typename R, typename... A> struct is_function_object<std::function<R(A...)>> : std::true_type {};
+
+    struct callable {
+        virtual ~callable() = default;
+        virtual void call(request& req, responder&& res) = 0;
+        virtual void answer(request& req, detail::exchange* x) = 0;
+    };
+    template <typename F> struct model final : callable {
+        template <typename G> explicit model(G&& g) : f(std::forward<G>(g)) {}
+        void call(request& req, responder&& res) override { f(req, std::move(res)); }
+        void answer(request& req, detail::exchange* x) override { f(req, responder(x)); }
+        F f;
+    };
+
+    std::shared_ptr<callable> impl_;
+};
 
 /// A directory whose files handlers may answer with (responder::send_file). Made by
 /// app::file_root before run(); opened in each worker, every open confined beneath it.

@@ -4,10 +4,12 @@
 // leaves a body source for the answer to come.
 #include <boost/test/unit_test.hpp>
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 
 #include "net/http_parser.hpp"
+#include "ringfork/app.hpp"
 #include "worker/app_route.hpp"
 #include "worker/app_tasks.hpp"
 
@@ -55,9 +57,37 @@ result run(ringfork::handler fn)
     return r;
 }
 
+void answer_plain(ringfork::request&, ringfork::responder res) { res.send(200, "text/plain", "fn"); }
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(app_route_suite)
+
+BOOST_AUTO_TEST_CASE(a_handler_is_any_callable_and_copies_share_it)
+{
+    BOOST_TEST(run(answer_plain).body() == "fn");
+    BOOST_TEST(run(&answer_plain).body() == "fn");
+    BOOST_TEST(run(std::function<void(ringfork::request&, ringfork::responder)>(answer_plain)).body() == "fn");
+    ringfork::handler counting = [calls = 0](ringfork::request&, ringfork::responder res) mutable {
+        ++calls;
+        res.send(200, "text/plain", std::to_string(calls));
+    };
+    const ringfork::handler copy = counting;
+    BOOST_TEST(run(counting).body() == "1");
+    BOOST_TEST(run(copy).body() == "2"); // one callable: its state is shared
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_function_or_a_null_pointer_is_an_empty_handler_and_refused)
+{
+    using fn = void(ringfork::request&, ringfork::responder);
+    BOOST_TEST(!ringfork::handler());
+    BOOST_TEST(!ringfork::handler(std::function<fn>()));
+    BOOST_TEST(!ringfork::handler(static_cast<fn*>(nullptr)));
+    BOOST_TEST(static_cast<bool>(ringfork::handler(answer_plain)));
+    ringfork::app app;
+    BOOST_CHECK_THROW(app.get("/x", std::function<fn>()), std::invalid_argument);
+    BOOST_CHECK_NO_THROW(app.get("/x", answer_plain));
+}
 
 BOOST_AUTO_TEST_CASE(an_answer_in_the_handler_is_written_at_once)
 {
