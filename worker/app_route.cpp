@@ -99,38 +99,50 @@ std::string request::peer() const
 // The responder and the body writer: handles registered with their exchange, which
 // re-points them if it moves to the heap when the handler returns.
 
-responder::responder(detail::exchange* x) noexcept : x_(x)
+namespace detail {
+
+exchange_handle::exchange_handle(exchange* x) noexcept : x_(x)
 {
     if (x_)
         x_->attach(&x_);
 }
 
-responder::responder(responder&& other) noexcept : x_(std::exchange(other.x_, nullptr))
+exchange_handle::exchange_handle(exchange_handle&& other) noexcept : x_(std::exchange(other.x_, nullptr))
 {
     if (x_)
         x_->rebind(&other.x_, &x_);
 }
 
+exchange_handle::~exchange_handle()
+{
+    if (x_)
+        x_->detach(&x_);
+}
+
+void exchange_handle::swap(exchange_handle& other) noexcept
+{
+    std::swap(x_, other.x_);
+    if (x_)
+        x_->rebind(&other.x_, &x_);
+    if (other.x_)
+        other.x_->rebind(&x_, &other.x_);
+}
+
+} // namespace detail
+
 responder& responder::operator=(responder&& other) noexcept
 {
     if (this != &other) {
         responder moved(std::move(other));
-        std::swap(x_, moved.x_);
-        if (x_)
-            x_->rebind(&moved.x_, &x_);
-        if (moved.x_)
-            moved.x_->rebind(&x_, &moved.x_);
+        swap(moved); // what this held is dropped with `moved`
     }
     return *this;
 }
 
 responder::~responder()
 {
-    if (!x_)
-        return;
-    if (!x_->answered())
+    if (x_ && !x_->answered())
         x_->drop_unanswered();
-    x_->detach(&x_);
 }
 
 void responder::send(response r)
@@ -164,38 +176,19 @@ bool responder::answered() const noexcept { return x_ && x_->answered(); }
 client_ref responder::client() const { return x_ ? client_ref(x_->client()) : client_ref(); }
 bool responder::client_connected() const noexcept { return x_ && !x_->client_gone(); }
 
-body_writer::body_writer(detail::exchange* x) noexcept : x_(x)
-{
-    if (x_)
-        x_->attach(&x_);
-}
-
-body_writer::body_writer(body_writer&& other) noexcept : x_(std::exchange(other.x_, nullptr))
-{
-    if (x_)
-        x_->rebind(&other.x_, &x_);
-}
-
 body_writer& body_writer::operator=(body_writer&& other) noexcept
 {
     if (this != &other) {
         body_writer moved(std::move(other));
-        std::swap(x_, moved.x_);
-        if (x_)
-            x_->rebind(&moved.x_, &x_);
-        if (moved.x_)
-            moved.x_->rebind(&x_, &moved.x_);
+        swap(moved);
     }
     return *this;
 }
 
 body_writer::~body_writer()
 {
-    if (!x_)
-        return;
-    if (x_->streaming())
+    if (x_ && x_->streaming())
         x_->cut_off("the body writer was dropped before finish()");
-    x_->detach(&x_);
 }
 
 bool body_writer::write(std::string_view chunk) { return x_ && x_->write_chunk(chunk); }

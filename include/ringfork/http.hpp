@@ -98,17 +98,39 @@ private:
     std::shared_ptr<detail::client_state> s_;
 };
 
+namespace detail {
+
+/// What a responder and a body writer share: a pointer to their request's exchange,
+/// registered with it so that it follows the exchange when that moves. Move-only; the
+/// derived class decides what dropping it means, then this detaches.
+class exchange_handle {
+public:
+    exchange_handle(const exchange_handle&) = delete;
+    exchange_handle& operator=(const exchange_handle&) = delete;
+
+protected:
+    exchange_handle() noexcept = default;
+    explicit exchange_handle(exchange* x) noexcept;
+    exchange_handle(exchange_handle&& other) noexcept;
+    ~exchange_handle();
+    /// Trades exchanges with `other` (a moved-to temporary: its destruction then drops
+    /// what this held, as the derived class means it).
+    void swap(exchange_handle& other) noexcept;
+
+    exchange* x_ = nullptr;
+};
+
+} // namespace detail
+
 /// How a handler answers its request: once, now or later. Move-only; keep it (in a
 /// lambda, a container) to answer from another completion on the same worker. Dropped
 /// without an answer, it answers 500 and logs a line.
-class responder {
+class responder : detail::exchange_handle {
 public:
     responder() noexcept = default;
-    explicit responder(detail::exchange* x) noexcept;
-    responder(responder&& other) noexcept;
+    explicit responder(detail::exchange* x) noexcept : exchange_handle(x) {}
+    responder(responder&& other) noexcept = default;
     responder& operator=(responder&& other) noexcept;
-    responder(const responder&) = delete;
-    responder& operator=(const responder&) = delete;
     ~responder();
 
     /// Answers with `r`.
@@ -128,21 +150,16 @@ public:
     /// This request's client, for call_options::client (take it before moving the responder).
     [[nodiscard]] client_ref client() const;
 
-private:
-    friend class body_writer;
-    detail::exchange* x_ = nullptr;
 };
 
 /// The body of a streamed response: chunks go out as they are written, with backpressure.
 /// Move-only. Dropped before finish(), the response is cut off and the connection closed.
-class body_writer {
+class body_writer : detail::exchange_handle {
 public:
     body_writer() noexcept = default;
-    explicit body_writer(detail::exchange* x) noexcept;
-    body_writer(body_writer&& other) noexcept;
+    explicit body_writer(detail::exchange* x) noexcept : exchange_handle(x) {}
+    body_writer(body_writer&& other) noexcept = default;
     body_writer& operator=(body_writer&& other) noexcept;
-    body_writer(const body_writer&) = delete;
-    body_writer& operator=(const body_writer&) = delete;
     ~body_writer();
 
     /// Queues a chunk; false when the client has gone (nothing is sent then).
@@ -159,9 +176,6 @@ public:
     [[nodiscard]] client_ref client() const;
     /// Ends the body, with optional trailer fields.
     void finish(std::vector<header> trailers = {});
-
-private:
-    detail::exchange* x_ = nullptr;
 };
 
 /// A route's handler: a function or function object called as `f(request&, responder)` (a
