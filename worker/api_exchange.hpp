@@ -173,6 +173,7 @@ public:
     void on_completion(worker::source_context&, std::uint8_t, const io_uring_cqe&) override {}
     void stop(worker::source_context& ctx) noexcept override;
     [[nodiscard]] bool busy() const noexcept override { return false; }
+    [[nodiscard]] bool abandoned_at_eof() const noexcept override { return true; }
     [[nodiscard]] std::uint64_t deadline_ms(const worker::worker_env& env) const noexcept override;
 
 private:

@@ -122,6 +122,12 @@ public:
     /// A streamed request body has news: bytes to take, its end, or an error. The default
     /// ignores it (sources whose routes do not stream bodies).
     virtual void body_ready(source_context&) {}
+    /// The client finished sending (its FIN) while this source is attached. True when
+    /// that means the client has left: the source is still working out an answer (a task,
+    /// a library handler's later answer or stream), so the connection closes and stop()
+    /// cancels the work, as a proxy does for a request still waiting on its upstream. The
+    /// default, false, keeps answering a client that only shut down its sending side.
+    [[nodiscard]] virtual bool abandoned_at_eof() const noexcept { return false; }
     /// The connection's deadline (deadline_ms) passed. Return true when the source acted
     /// on it (answered 504, say) and the connection goes on; false closes the connection.
     [[nodiscard]] virtual bool on_deadline(source_context&) { return false; }

@@ -128,7 +128,8 @@ void connection_table::on_recv(const user_data& u, const io_uring_cqe& cqe)
             c.peer_eof = true;
             c.session.end_of_input(env_); // a streamed body cut short breaks off
             pump_body(c, index);
-            if (c.lingering || (c.output_empty() && !c.send_inflight && !c.session.waiting()))
+            if (c.lingering || (c.output_empty() && !c.send_inflight && !c.session.waiting()) ||
+                (c.source && c.source->abandoned_at_eof()))
                 begin_close(c, index, false);
             else
                 c.close_after_send = true;

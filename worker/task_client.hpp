@@ -32,6 +32,9 @@ public:
     void on_completion(source_context& ctx, std::uint8_t tag, const io_uring_cqe& cqe) override;
     void stop(source_context& ctx) noexcept override;
     [[nodiscard]] bool busy() const noexcept override { return output_ && output_->busy(); }
+    /// A synchronous job's client that closed has left (its job is cancelled); an async
+    /// job is the client's to collect later, so it is not.
+    [[nodiscard]] bool abandoned_at_eof() const noexcept override { return !request_.async; }
     /// While the job is queued or runs, the master's bounds end it first; then the output's.
     [[nodiscard]] std::uint64_t deadline_ms(const worker_env& env) const noexcept override;
 

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import tempfile
 import time
 import unittest
@@ -231,6 +232,28 @@ class TaskTest(unittest.TestCase):
         self.assertEqual(http(s.port, "GET", "/tasks/jobs/" + "0123456789abcdef" * 2)[0], 404)
         for bad in ("xyz", "0" * 31, "0" * 33, "A" * 32, "g" * 32, "..%2F..%2Fetc%2Fpasswd", ""):
             self.assertEqual(http(s.port, "GET", "/tasks/jobs/" + bad)[0], 404, bad)
+
+    # A client that closes its connection cleanly (a FIN, as curl interrupted does) while
+    # its synchronous job runs has left: the job is cancelled and its processes killed. An
+    # async submit that shuts down its sending side still gets its 202, and its job runs on.
+    def test_a_client_that_closes_cleanly_cancels_its_sync_job(self):
+        s = self.start(*SPIN, "--task", 'slow=sh -c "sleep 1; echo done"', "--task-timeout", "60",
+                       workers=1, task_workers=1)
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as c:
+            c.sendall(b"POST /tasks/spin HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+            rftest.wait_until(lambda: session_sleepers(s.pid), 5, what="the job's `sleep 1000` to start")
+        rftest.wait_until(lambda: not session_sleepers(s.pid) and not running_jobs(s), 10,
+                          what="the job to be killed after its client closed")
+        s.wait_log(r"spin job [0-9a-f]+: cancelled", 5)
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as c:
+            c.sendall(b"POST /tasks/slow?async=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+            c.shutdown(socket.SHUT_WR)
+            head = c.recv(4096)
+        self.assertTrue(head.startswith(b"HTTP/1.1 202 "), head)
+        location = re.search(rb"[Ll]ocation: (\S+)", head).group(1).decode()
+        rftest.wait_until(lambda: http(s.port, "GET", location)[0] == 200, 10, interval=0.1,
+                          what="the async job to finish")
+        self.assertEqual(http(s.port, "GET", location + "/output")[2], b"done\n")
 
     # 7. An async job outlives a rolling restart of the workers.
     def test_async_job_survives_hup(self):

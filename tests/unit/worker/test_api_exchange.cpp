@@ -1,7 +1,7 @@
 // A library stream on a real connection: a connection table on its own ring, one end of a
 // socket pair as the client. The writer's backpressure (pending bytes while the client does
-// not read, on_drained once it has) and a kept responder's later answer are checked turn by
-// turn, every wait bounded.
+// not read, on_drained once it has) and the client going away (on_close, writes refused,
+// a kept responder's answer dropped) are checked turn by turn, every wait bounded.
 #include <boost/test/unit_test.hpp>
 
 #include <sys/socket.h>
@@ -147,6 +147,75 @@ BOOST_AUTO_TEST_CASE(a_writer_is_told_when_a_slow_client_has_drained_it)
         return b.received.ends_with("\r\n0\r\n\r\n");
     }));
     BOOST_TEST(!writer.is_open());
+}
+
+BOOST_AUTO_TEST_CASE(a_client_that_leaves_mid_stream_closes_the_writer)
+{
+    ringfork::body_writer writer;
+    bench b([&](ringfork::request&, ringfork::responder res) { writer = res.stream(200, "text/plain"); });
+    b.request(get_s);
+    BOOST_REQUIRE(b.turn_until([&] { return writer.is_open(); }));
+    int closed = 0;
+    writer.on_close([&] { ++closed; });
+    BOOST_TEST(writer.write("first"));
+    BOOST_TEST(b.turn_until([&] {
+        b.drain_client();
+        return b.received.find("first") != std::string::npos;
+    }));
+
+    b.client.reset(); // the client goes away
+    BOOST_TEST(b.turn_until([&] { return closed > 0; }));
+    BOOST_TEST(closed == 1);
+    BOOST_TEST(!writer.is_open());
+    BOOST_TEST(!writer.client().connected());
+    BOOST_TEST(!writer.write("late")); // refused, nothing breaks
+    BOOST_TEST(writer.pending() == 0u);
+    writer.finish();
+    BOOST_TEST(b.table->open_count() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_kept_responder_of_a_client_that_left_answers_nowhere)
+{
+    ringfork::responder kept;
+    bench b([&](ringfork::request&, ringfork::responder res) { kept = std::move(res); });
+    b.request(get_s);
+    BOOST_REQUIRE(b.turn_until([&] { return static_cast<bool>(b.stats.requests); }));
+    BOOST_TEST(kept.client_connected());
+
+    b.client.reset();
+    BOOST_TEST(b.turn_until([&] { return !kept.client_connected(); }));
+    kept.send(200, "text/plain", "too late"); // dropped without a word
+    BOOST_TEST(!kept.client_connected());
+    BOOST_TEST(b.table->open_count() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_client_that_closes_cleanly_has_left_too)
+{
+    // A FIN, not a reset, while the answer is still being worked out: the client has gone
+    // (nothing is written that would show it otherwise).
+    for (const bool streaming : {false, true}) {
+        ringfork::responder kept;
+        ringfork::body_writer writer;
+        int closed = 0;
+        bench b([&](ringfork::request&, ringfork::responder res) {
+            if (streaming) {
+                writer = res.stream(200, "text/plain");
+                writer.on_close([&] { ++closed; });
+            } else {
+                kept = std::move(res);
+            }
+        });
+        b.request(get_s);
+        BOOST_REQUIRE(b.turn_until([&] { return static_cast<bool>(b.stats.requests); }));
+        BOOST_REQUIRE(::shutdown(b.client.get(), SHUT_WR) == 0);
+        BOOST_TEST(b.turn_until([&] { return b.table->open_count() == 0u; }), "streaming " << streaming);
+        if (streaming) {
+            BOOST_TEST(closed == 1);
+            BOOST_TEST(!writer.write("late"));
+        } else {
+            BOOST_TEST(!kept.client_connected());
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_kept_responder_answers_from_a_later_turn)
