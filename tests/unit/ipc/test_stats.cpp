@@ -62,6 +62,16 @@ BOOST_AUTO_TEST_CASE(messages_round_trip_over_seqpacket)
     const char junk[5] = {};
     BOOST_TEST(::send(sv[0], junk, sizeof junk, 0) == 5);
     BOOST_TEST(recv_message(sv[1], r) == -EPROTO);
+    // A whole message from an older or a newer build: refused too.
+    for (const int delta : {-1, 1}) {
+        m.version = static_cast<std::uint16_t>(protocol_version + delta);
+        BOOST_TEST(!valid_message(&m, static_cast<long>(sizeof m)));
+        BOOST_TEST(send_message(sv[0], m) == 0);
+        BOOST_TEST(recv_message(sv[1], r) == -EPROTO);
+    }
+    m.version = protocol_version;
+    BOOST_TEST(valid_message(&m, static_cast<long>(sizeof m)));
+    BOOST_TEST(!valid_message(&m, static_cast<long>(sizeof m) - 1));
     ::close(sv[0]);
     BOOST_TEST(recv_message(sv[1], r) == 0);
     ::close(sv[1]);
