@@ -8,7 +8,6 @@
 // time, the old one logs why and keeps serving: the sockets were never closed.
 #include <fcntl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +25,7 @@
 #include "net/error.hpp"
 #include "net/log.hpp"
 #include "net/socket.hpp"
+#include "net/unix_address.hpp"
 
 namespace ringfork::master {
 
@@ -73,20 +73,21 @@ void adopt_fd(int fd)
 
 void supervisor::notify(std::string_view state) const
 {
-    // sd_notify(3)'s protocol: one datagram to $NOTIFY_SOCKET ("@" means abstract).
-    const char* path = std::getenv("NOTIFY_SOCKET");
-    if (!path || !*path)
+    // sd_notify(3)'s protocol: one datagram to $NOTIFY_SOCKET, a path or "@" and an
+    // abstract name.
+    const char* env = std::getenv("NOTIFY_SOCKET");
+    if (!env || !*env)
         return;
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    const std::size_t len = std::min(std::strlen(path), sizeof sa.sun_path - 1);
-    std::memcpy(sa.sun_path, path, len);
-    if (sa.sun_path[0] == '@')
-        sa.sun_path[0] = '\0';
+    const std::string_view path = env;
+    const std::optional<net::unix_address> sa =
+        path.front() == '@' ? net::make_abstract_unix_address(path.substr(1)) : net::make_unix_address(path);
+    if (!sa) {
+        net::log::warn("NOTIFY_SOCKET {}: empty or longer than {} bytes", path, net::unix_path_max);
+        return;
+    }
     const net::unique_fd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     const std::string message = fmt::format("{}\nMAINPID={}", state, getpid());
-    if (!fd || ::sendto(fd.get(), message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&sa),
-                        static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len)) < 0)
+    if (!fd || ::sendto(fd.get(), message.data(), message.size(), MSG_NOSIGNAL, sa->get(), sa->length) < 0)
         net::log::warn("{}", net::sys_error("sendto", fmt::format("NOTIFY_SOCKET {}", path), errno));
 }
 

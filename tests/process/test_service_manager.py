@@ -11,38 +11,53 @@ import unittest
 import rftest
 
 
+class NotifySink:
+    """A datagram socket bound where $NOTIFY_SOCKET points; every message it got so far."""
+
+    def __init__(self, address):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(address)
+        self.sock.settimeout(0.2)
+        self.got = []
+
+    def drain(self):
+        try:
+            while True:
+                self.got.append(self.sock.recv(4096).decode())
+        except (socket.timeout, BlockingIOError):
+            pass
+        return self.got
+
+
 class Notify(unittest.TestCase):
     def test_ready_reloading_stopping(self):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "notify.sock")
-            sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            sink.bind(path)
-            sink.settimeout(0.2)
-            got = []
-
-            def drain():
-                try:
-                    while True:
-                        got.append(sink.recv(4096).decode())
-                except (socket.timeout, BlockingIOError):
-                    pass
-                return got
-
-            os.environ["NOTIFY_SOCKET"] = path
+            sink = NotifySink(path)
             try:
-                with rftest.Server("--demo", workers=2) as s:
-                    rftest.wait_until(lambda: any("READY=1" in m for m in drain()), 10, what="READY=1")
-                    self.assertTrue(any(f"MAINPID={s.pid}" in m for m in got))
+                with rftest.Server("--demo", workers=2, env={"NOTIFY_SOCKET": path}) as s:
+                    rftest.wait_until(lambda: any("READY=1" in m for m in sink.drain()), 10, what="READY=1")
+                    self.assertTrue(any(f"MAINPID={s.pid}" in m for m in sink.got))
                     s.signal(signal.SIGHUP)
-                    rftest.wait_until(lambda: any("RELOADING=1" in m for m in drain()), 10, what="RELOADING=1")
+                    rftest.wait_until(lambda: any("RELOADING=1" in m for m in sink.drain()), 10, what="RELOADING=1")
                     s.wait_log(r"reload complete", 15)
-                    rftest.wait_until(lambda: sum("READY=1" in m for m in drain()) >= 2, 10, what="READY after reload")
+                    rftest.wait_until(lambda: sum("READY=1" in m for m in sink.drain()) >= 2, 10, what="READY after reload")
                     s.signal(signal.SIGTERM)
-                    rftest.wait_until(lambda: any("STOPPING=1" in m for m in drain()), 10, what="STOPPING=1")
+                    rftest.wait_until(lambda: any("STOPPING=1" in m for m in sink.drain()), 10, what="STOPPING=1")
                     self.assertEqual(s.wait_exit(15), 0)
             finally:
-                del os.environ["NOTIFY_SOCKET"]
-                sink.close()
+                sink.sock.close()
+
+    def test_abstract_address(self):
+        # "@name": the abstract socket "\0name", no file anywhere.
+        name = f"rf-notify-test-{os.getpid()}"
+        sink = NotifySink("\0" + name)
+        try:
+            with rftest.Server("--demo", workers=1, env={"NOTIFY_SOCKET": "@" + name}) as s:
+                rftest.wait_until(lambda: any("READY=1" in m for m in sink.drain()), 10, what="READY=1")
+                self.assertTrue(any(f"MAINPID={s.pid}" in m for m in sink.got))
+        finally:
+            sink.sock.close()
 
 
 class SocketActivation(unittest.TestCase):
