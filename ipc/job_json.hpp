@@ -1,5 +1,5 @@
 // A job's state as JSON, the one rendering every reader gets (GET /tasks/jobs/ID, ctl).
-// Owns the field names and escaping job-controlled text; leaves transport to the callers.
+// Owns the field names; leaves escaping text to json_text and transport to the callers.
 #pragma once
 
 #include <cstdint>
@@ -10,9 +10,6 @@
 
 namespace ringfork::ipc {
 
-/// `text` as a JSON string body: quotes, backslashes and control bytes escaped, and bytes
-/// that are not UTF-8 replaced by U+FFFD, so a job's own text never breaks the document.
-[[nodiscard]] std::string json_text(std::string_view text);
 /// {"id":…,"task":…,"state":…,"exit_code":N or "signal":N (once ended),"elapsed_ms":N
 /// (so far, while it runs: `now_unix_ms` is the wall clock),"output_bytes":N,"progress":…,
 /// "reason":…}

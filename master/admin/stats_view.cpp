@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "ipc/control.hpp"
+#include "ipc/json_text.hpp"
 
 namespace ringfork::master {
 
@@ -44,7 +45,7 @@ void responses_json(out_it o, const ipc::worker_stats& s)
 void worker_json(out_it o, const worker_view& w)
 {
     fmt::format_to(o, R"({{"slot":{},"pid":{},"generation":{},"state":"{}","uptime_s":{:.3f},"requests":{},)",
-                   w.slot, w.pid, w.generation, json_escape(w.state), w.uptime_s, w.stats.requests);
+                   w.slot, w.pid, w.generation, ipc::json_text(w.state), w.uptime_s, w.stats.requests);
     fmt::format_to(o, R"("responses":)");
     responses_json(o, w.stats);
     fmt::format_to(o, R"(,"connections_accepted":{},"connections_open":{},"bytes_in":{},"bytes_out":{},"latency_us":)",
@@ -54,14 +55,14 @@ void worker_json(out_it o, const worker_view& w)
     if (w.last_exit.empty())
         fmt::format_to(o, "null}}");
     else
-        fmt::format_to(o, R"("{}"}})", json_escape(w.last_exit));
+        fmt::format_to(o, R"("{}"}})", ipc::json_text(w.last_exit));
 }
 
 void upstream_json(out_it o, const upstream_view& u)
 {
     const ipc::upstream_stats& s = u.stats;
     fmt::format_to(o, R"("{}":{{"requests":{},"responses":{{"1xx":{},"2xx":{},"3xx":{},"4xx":{},"5xx":{}}},"failures":{{)",
-                   json_escape(u.name), s.requests, s.responses_by_class[1], s.responses_by_class[2],
+                   ipc::json_text(u.name), s.requests, s.responses_by_class[1], s.responses_by_class[2],
                    s.responses_by_class[3], s.responses_by_class[4], s.responses_by_class[5]);
     for (std::size_t i = 0; i < ipc::upstream_failure_kinds; ++i)
         fmt::format_to(o, R"({}"{}":{})", i ? "," : "", failure_names[i], s.failures[i]);
@@ -76,12 +77,12 @@ void app_json(out_it o, const app_view& a)
     fmt::format_to(o,
                    R"({{"app":"{}","index":{},"pid":{},"port":{},"generation":{},"state":"{}","uptime_s":{:.3f},)"
                    R"("requests":{},"restarts":{},"last_exit":)",
-                   json_escape(a.app), a.index, a.pid, a.port, a.generation, json_escape(a.state), a.uptime_s,
+                   ipc::json_text(a.app), a.index, a.pid, a.port, a.generation, ipc::json_text(a.state), a.uptime_s,
                    a.requests, a.restarts);
     if (a.last_exit.empty())
         fmt::format_to(o, "null}}");
     else
-        fmt::format_to(o, R"("{}"}})", json_escape(a.last_exit));
+        fmt::format_to(o, R"("{}"}})", ipc::json_text(a.last_exit));
 }
 
 /// Every serialised field of a snapshot, in wire order; S is worker_stats, const or not.
@@ -177,21 +178,6 @@ void prom_histogram(out_it o, std::string_view name, std::string_view labels, co
 
 } // namespace
 
-std::string json_escape(std::string_view s)
-{
-    std::string r;
-    r.reserve(s.size());
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\')
-            r += {'\\', char(c)};
-        else if (c < 0x20)
-            r += fmt::format("\\u{:04x}", c);
-        else
-            r += char(c);
-    }
-    return r;
-}
-
 std::string render_workers_json(const stats_model& m)
 {
     std::string out = "[";
@@ -251,7 +237,7 @@ std::string render_json(const stats_model& m)
     fmt::format_to(o,
                    R"({{"master":{{"pid":{},"version":"{}","uptime_s":{:.3f},"slots":{},)"
                    R"("reloads":{},"upgrades":{},"respawns":{},"stopping":{}}},)",
-                   ms.pid, json_escape(ms.version), ms.uptime_s, ms.slots, ms.reloads, ms.upgrades, ms.respawns,
+                   ms.pid, ipc::json_text(ms.version), ms.uptime_s, ms.slots, ms.reloads, ms.upgrades, ms.respawns,
                    ms.stopping);
     const ipc::worker_stats& t = m.totals;
     fmt::format_to(o, R"("totals":{{"requests":{},"responses":)", t.requests);
@@ -463,7 +449,7 @@ std::string render_task_jobs_json(const stats_model& m)
     for (std::size_t i = 0; i < m.task_jobs.size(); ++i) {
         const job_view& j = m.task_jobs[i];
         fmt::format_to(o, R"({}{{"id":"{}","task":"{}","state":"{}","elapsed_s":{:.3f},"runner_pid":{}}})",
-                       i ? "," : "", json_escape(j.id), json_escape(j.task), json_escape(j.state), j.elapsed_s,
+                       i ? "," : "", ipc::json_text(j.id), ipc::json_text(j.task), ipc::json_text(j.state), j.elapsed_s,
                        j.runner_pid);
     }
     out += "]";

@@ -111,7 +111,5 @@ void add_upstreams(std::vector<upstream_view>& out, const std::vector<std::strin
 [[nodiscard]] std::string format_duration(double seconds);
 /// "512 B", "1.5 KiB", "12.0 MiB".
 [[nodiscard]] std::string format_bytes(std::uint64_t bytes);
-/// Escapes a string for a JSON string literal (without the quotes).
-[[nodiscard]] std::string json_escape(std::string_view s);
 
 } // namespace ringfork::master

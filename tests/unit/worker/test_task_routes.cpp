@@ -9,7 +9,6 @@
 #include <fstream>
 #include <string>
 
-#include "ipc/job_json.hpp"
 #include "ipc/spool.hpp"
 #include "net/http_parser.hpp"
 #include "worker/job_cancel.hpp"
@@ -199,15 +198,6 @@ BOOST_AUTO_TEST_CASE(follow_and_delete_leave_their_sources)
     BOOST_TEST(dynamic_cast<job_cancel*>(r.later.source.get()) != nullptr);
     BOOST_TEST(run(jobs, http::method::delete_, "DELETE", "/tasks/jobs/" + std::string(job) + "/output").status() ==
                405u);
-}
-
-BOOST_AUTO_TEST_CASE(job_text_in_json_is_always_valid)
-{
-    BOOST_TEST(ipc::json_text("plain") == "plain");
-    BOOST_TEST(ipc::json_text("a\"b\\c\n\x01\x7f") == R"(a\"b\\c\u000a\u0001\u007f)");
-    BOOST_TEST(ipc::json_text("caf\xc3\xa9") == "caf\xc3\xa9");       // UTF-8 kept
-    BOOST_TEST(ipc::json_text("bad\xff\xc3") == R"(bad\ufffd\ufffd)"); // not UTF-8: replaced
-    BOOST_TEST(ipc::json_text("\xed\xa0\x80") == R"(\ufffd\ufffd\ufffd)"); // a surrogate is not UTF-8
 }
 
 BOOST_AUTO_TEST_SUITE_END()
