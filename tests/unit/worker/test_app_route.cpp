@@ -10,6 +10,7 @@
 
 #include "net/http_parser.hpp"
 #include "ringfork/app.hpp"
+#include "tests/unit/worker/env_fixture.hpp"
 #include "worker/app_route.hpp"
 #include "worker/app_tasks.hpp"
 
@@ -18,26 +19,13 @@ using namespace ringfork::worker;
 
 namespace {
 
-struct result {
-    std::string wire;
-    deferred later;
-    [[nodiscard]] unsigned status() const
-    {
-        return wire.size() > 12 ? static_cast<unsigned>(std::stoul(wire.substr(9, 3))) : 0u;
-    }
-    [[nodiscard]] std::string body() const { return wire.substr(wire.find("\r\n\r\n") + 4); }
-};
+using result = test::handler_result;
 
 /// One GET through `fn` as a route.
 result run(ringfork::handler fn)
 {
-    router routes;
-    http::date_cache date;
-    date.update(0);
-    ipc::worker_settings settings;
-    ipc::worker_stats stats;
-    std::string scratch;
-    worker_env env{routes, date, settings, stats, scratch};
+    test::worker_env_parts parts;
+    parts.date.update(0);
     http::request req;
     req.verb = http::method::get;
     req.method_text = "GET";
@@ -47,9 +35,9 @@ result run(ringfork::handler fn)
     net::byte_buffer out;
     http::response_context ctx;
     ctx.version_minor = 1;
-    http::response_writer w(out, date, ctx);
+    http::response_writer w(out, parts.date, ctx);
     request_view view{req, req.path, {}};
-    view.env = &env;
+    view.env = &parts.env;
     app_route route(std::move(fn));
     result r;
     route.handle(view, w, r.later);

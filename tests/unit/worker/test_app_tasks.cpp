@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ipc/task_channel.hpp"
+#include "tests/unit/worker/fake_master.hpp"
 #include "worker/app_tasks.hpp"
 #include "worker/router.hpp"
 
@@ -22,37 +23,20 @@ using namespace ringfork::worker;
 
 namespace {
 
-struct fixture {
-    router routes;
-    http::date_cache date;
-    ipc::worker_settings settings;
-    ipc::worker_stats stats;
-    std::string scratch;
-    worker_env env{routes, date, settings, stats, scratch};
-    net::ring ring;
-    net::unique_fd master; ///< The test's end of the worker's channel.
+struct fixture : test::fake_master {
     std::string spool_dir;
     std::optional<ipc::spool> spool;
-    task_calls calls{ring, env};
     std::shared_ptr<detail::post_queue> posts;
     std::unique_ptr<app_tasks> tasks;
 
     fixture()
     {
         std::string error;
-        ring = net::ring::create(64, error);
-        BOOST_REQUIRE_MESSAGE(ring, error);
-        int sv[2];
-        BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
-        master.reset(sv[0]);
-        env.master_channel = sv[1];
         char tmpl[] = "/tmp/rf-unit-spool-XXXXXX";
         spool_dir = std::string(::mkdtemp(tmpl)) + "/spool";
         spool = ipc::spool::open(spool_dir, {::geteuid(), ::getegid()}, error);
         BOOST_REQUIRE_MESSAGE(spool, error);
-        settings.task_pool = true;
         settings.task_spool = spool_dir;
-        calls.attach(7);
         posts = detail::post_queue::create(error);
         BOOST_REQUIRE_MESSAGE(posts, error);
         tasks = std::make_unique<app_tasks>(&calls, env, posts);
@@ -61,28 +45,13 @@ struct fixture {
     ~fixture()
     {
         app_tasks::make_current(nullptr);
-        ::close(env.master_channel);
         std::filesystem::remove_all(std::filesystem::path(spool_dir).parent_path());
     }
 
     /// One turn: ring completions, then whatever was posted to the loop.
     void turn(int ms = 20)
     {
-        __kernel_timespec ts{0, static_cast<long long>(ms) * 1'000'000};
-        io_uring_cqe* cqe = nullptr;
-        io_uring_submit_and_wait_timeout(ring.get(), &cqe, 1, &ts, nullptr);
-        unsigned head;
-        unsigned seen = 0;
-        std::vector<std::pair<user_data, io_uring_cqe>> done;
-        io_uring_for_each_cqe(ring.get(), head, cqe)
-        {
-            done.emplace_back(user_data::decode(cqe->user_data), *cqe);
-            ++seen;
-        }
-        io_uring_cq_advance(ring.get(), seen);
-        for (const auto& [u, c] : done)
-            if (u.kind == op::service && u.tag == 7)
-                calls.on_completion(u, c);
+        complete(ms);
         for (auto& fn : posts->take())
             fn();
     }
@@ -103,10 +72,7 @@ struct fixture {
                 break;
             turn(10); // the body goes out on the ring
         }
-        ipc::worker_task_message m;
-        BOOST_REQUIRE(ipc::recv_with_fd(master.get(), &m, sizeof m, fd) == static_cast<long>(sizeof m));
-        BOOST_REQUIRE(fd);
-        return m;
+        return receive(fd);
     }
 
     /// Sends the final result record.

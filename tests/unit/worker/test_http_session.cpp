@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "tests/unit/worker/env_fixture.hpp"
 #include "worker/app_route.hpp"
 #include "worker/demo.hpp"
 #include "worker/file_cache.hpp"
@@ -55,17 +56,11 @@ struct streaming_route final : worker::handler {
     [[nodiscard]] bool streams_body() const noexcept override { return true; }
 };
 
-struct fixture {
+struct fixture : test::worker_env_parts {
     app_route plain{plaintext};
     echo_body echo;
     bad_header_then_body bad;
     streaming_route up;
-    router routes;
-    http::date_cache date;
-    ipc::worker_settings settings;
-    ipc::worker_stats stats;
-    std::string scratch;
-    worker_env env{routes, date, settings, stats, scratch};
     http_session session;
     net::byte_buffer out;
 

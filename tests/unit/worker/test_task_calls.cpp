@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ipc/task_channel.hpp"
+#include "tests/unit/worker/fake_master.hpp"
 #include "worker/router.hpp"
 #include "worker/task_calls.hpp"
 
@@ -18,60 +19,16 @@ using namespace ringfork::worker;
 
 namespace {
 
-struct fixture {
-    router routes;
-    http::date_cache date;
-    ipc::worker_settings settings;
-    ipc::worker_stats stats;
-    std::string scratch;
-    worker_env env{routes, date, settings, stats, scratch};
-    net::ring ring;
-    net::unique_fd master; ///< The test's end of the worker's channel.
-    task_calls calls{ring, env};
-
-    fixture()
-    {
-        std::string error;
-        ring = net::ring::create(64, error);
-        BOOST_REQUIRE_MESSAGE(ring, error);
-        int sv[2];
-        BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
-        master.reset(sv[0]);
-        env.master_channel = sv[1];
-        settings.task_pool = true;
-        calls.attach(7);
-    }
-    ~fixture() { ::close(env.master_channel); }
-
+struct fixture : test::fake_master {
     /// One turn: submit, wait up to `ms` for completions, hand them to the service.
-    void turn(int ms = 200)
-    {
-        __kernel_timespec ts{0, static_cast<long long>(ms) * 1'000'000};
-        io_uring_cqe* cqe = nullptr;
-        io_uring_submit_and_wait_timeout(ring.get(), &cqe, 1, &ts, nullptr);
-        unsigned head;
-        unsigned seen = 0;
-        std::vector<std::pair<user_data, io_uring_cqe>> done;
-        io_uring_for_each_cqe(ring.get(), head, cqe)
-        {
-            done.emplace_back(user_data::decode(cqe->user_data), *cqe);
-            ++seen;
-        }
-        io_uring_cq_advance(ring.get(), seen);
-        for (const auto& [u, c] : done)
-            if (u.kind == op::service && u.tag == 7)
-                calls.on_completion(u, c);
-    }
+    void turn(int ms = 200) { complete(ms); }
 
     /// The master's side: the next task message and the socket attached to it.
     ipc::worker_task_message take(net::unique_fd& fd)
     {
         pollfd p{master.get(), POLLIN, 0};
         BOOST_REQUIRE(::poll(&p, 1, 2000) == 1);
-        ipc::worker_task_message m;
-        BOOST_REQUIRE(ipc::recv_with_fd(master.get(), &m, sizeof m, fd) == static_cast<long>(sizeof m));
-        BOOST_REQUIRE(fd);
-        return m;
+        return receive(fd);
     }
 };
 

@@ -11,6 +11,7 @@
 
 #include "ipc/spool.hpp"
 #include "net/http_parser.hpp"
+#include "tests/unit/worker/env_fixture.hpp"
 #include "worker/job_cancel.hpp"
 #include "worker/job_follow.hpp"
 #include "worker/task_client.hpp"
@@ -39,15 +40,7 @@ struct spool_dir {
 };
 
 /// One request through a handler: the bytes it wrote and what it deferred.
-struct result {
-    std::string wire;
-    deferred later;
-    [[nodiscard]] unsigned status() const
-    {
-        return wire.size() > 12 ? static_cast<unsigned>(std::stoul(wire.substr(9, 3))) : 0u;
-    }
-    [[nodiscard]] std::string body() const { return wire.substr(wire.find("\r\n\r\n") + 4); }
-};
+using result = test::handler_result;
 
 result run(handler& h, http::method m, std::string_view method_text, std::string_view target, std::string_view body = "",
            int minor = 1)
