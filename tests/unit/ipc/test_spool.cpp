@@ -68,6 +68,26 @@ spool open_spool(const std::string& path)
     return std::move(*s);
 }
 
+/// Plants t/spool/<id_a>.out as a symbolic link to t/`name`, a file holding `text`;
+/// returns the link's path.
+std::string plant_out_link(const temp_dir& t, std::string_view name, std::string_view text)
+{
+    const std::string target = t / name;
+    write_file(target, text);
+    const std::string out = t / ("spool/" + std::string(id_a) + ".out");
+    BOOST_REQUIRE(::symlink(target.c_str(), out.c_str()) == 0);
+    return out;
+}
+
+/// t/outside, a directory beside the spool holding a file "keep", for links out of it.
+std::string make_outside(const temp_dir& t)
+{
+    const std::string outside = t / "outside";
+    BOOST_REQUIRE(::mkdir(outside.c_str(), 0700) == 0);
+    write_file(outside + "/keep", "keep");
+    return outside;
+}
+
 job_state_record state_of(job_state st, std::string_view task = "t")
 {
     job_state_record r;
@@ -175,10 +195,7 @@ BOOST_AUTO_TEST_CASE(reads_never_follow_a_planted_name)
 {
     temp_dir t;
     const spool s = open_spool(t / "spool");
-    const std::string secret = t / "secret";
-    write_file(secret, "root-only");
-    const std::string out = t / ("spool/" + std::string(id_a) + ".out");
-    BOOST_REQUIRE(::symlink(secret.c_str(), out.c_str()) == 0);
+    plant_out_link(t, "secret", "root-only");
     int err = 0;
     BOOST_TEST(!s.open_read(id_a, spool::file::out, err));
     BOOST_TEST(err == ELOOP);
@@ -204,9 +221,7 @@ BOOST_AUTO_TEST_CASE(create_replaces_a_planted_link_without_writing_through_it)
     temp_dir t;
     const spool s = open_spool(t / "spool");
     const std::string target = t / "target";
-    write_file(target, "untouched");
-    const std::string out = t / ("spool/" + std::string(id_a) + ".out");
-    BOOST_REQUIRE(::symlink(target.c_str(), out.c_str()) == 0);
+    const std::string out = plant_out_link(t, "target", "untouched");
     int err = 0;
     const auto fd = s.create(id_a, spool::file::out, err);
     BOOST_REQUIRE(fd);
@@ -265,9 +280,7 @@ BOOST_AUTO_TEST_CASE(job_directories_are_removed_without_following_links)
 {
     temp_dir t;
     const spool s = open_spool(t / "spool");
-    const std::string outside = t / "outside";
-    BOOST_REQUIRE(::mkdir(outside.c_str(), 0700) == 0);
-    write_file(outside + "/keep", "keep");
+    const std::string outside = make_outside(t);
     int err = 0;
     auto d = s.make_job_dir(id_a, err);
     BOOST_REQUIRE(d);
@@ -374,9 +387,7 @@ BOOST_AUTO_TEST_CASE(sweep_removes_ended_jobs_directories_only)
 {
     temp_dir t;
     const spool s = open_spool(t / "spool");
-    const std::string outside = t / "outside";
-    BOOST_REQUIRE(::mkdir(outside.c_str(), 0700) == 0);
-    write_file(outside + "/keep", "keep");
+    const std::string outside = make_outside(t);
     int err = 0;
     auto ended_dir = s.make_job_dir(id_a, err);
     auto live_dir = s.make_job_dir(id_b, err);

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "master/apps/app_settings.hpp"
@@ -66,32 +67,26 @@ BOOST_AUTO_TEST_CASE(a_second_app_of_a_name_replaces_the_first)
 
 BOOST_AUTO_TEST_CASE(refusals_name_the_flag_and_the_reason)
 {
-    options o;
-    BOOST_TEST(mentions(parse({"--app", "web=x", "--upstream", "web=127.0.0.1:3000"}, o), "--app web: an --upstream is named 'web' too"));
-    options o2;
-    BOOST_TEST(mentions(parse({"--app", "web=x", "--app-instances", "api=2"}, o2), "--app-instances api: no --app named 'api'"));
-    options o3;
-    BOOST_TEST(mentions(parse({"--app", "web"}, o3), "--app: 'web' is not NAME=COMMAND"));
-    options o4;
-    BOOST_TEST(mentions(parse({"--app", "web=  "}, o4), "--app: web: empty command"));
-    options o5;
-    BOOST_TEST(mentions(parse({"--app", "w.b=x"}, o5), "is not a name"));
-    options o6;
-    BOOST_TEST(mentions(parse({"--app", "web='x"}, o6), "unterminated"));
-    options o7;
-    BOOST_TEST(mentions(parse({"--app", "web=x", "--app-instances", "web=17"}, o7), "from 1 to 16"));
-    options o8;
-    BOOST_TEST(mentions(parse({"--app", "web=x", "--app-instances", "web=0"}, o8), "from 1 to 16"));
-    options o9;
-    BOOST_TEST(mentions(parse({"--app", "web=x", "--app-health", "web=health"}, o9), "is not a path"));
-    options o10;
-    BOOST_TEST(mentions(parse({"--app", "web=x", "--app-health", "web=/a b"}, o10), "is not a path"));
-    options o11;
-    BOOST_TEST(mentions(parse({"--app", "web=x", "--app-health-timeout", "web"}, o11), "is not NAME=SECS"));
-    options o12;
-    BOOST_TEST(mentions(parse({"--app", "web=x", "--app-stop-timeout", "web=0"}, o12), "positive number of seconds"));
-    options o13;
-    BOOST_TEST(mentions(parse({"--app", "web=x", "--proxy", "/=api"}, o13), "no --upstream named 'api'"));
+    // The flags, and what their refusal must mention.
+    const std::vector<std::pair<std::vector<const char*>, std::string>> refusals = {
+        {{"--app", "web=x", "--upstream", "web=127.0.0.1:3000"}, "--app web: an --upstream is named 'web' too"},
+        {{"--app", "web=x", "--app-instances", "api=2"}, "--app-instances api: no --app named 'api'"},
+        {{"--app", "web"}, "--app: 'web' is not NAME=COMMAND"},
+        {{"--app", "web=  "}, "--app: web: empty command"},
+        {{"--app", "w.b=x"}, "is not a name"},
+        {{"--app", "web='x"}, "unterminated"},
+        {{"--app", "web=x", "--app-instances", "web=17"}, "from 1 to 16"},
+        {{"--app", "web=x", "--app-instances", "web=0"}, "from 1 to 16"},
+        {{"--app", "web=x", "--app-health", "web=health"}, "is not a path"},
+        {{"--app", "web=x", "--app-health", "web=/a b"}, "is not a path"},
+        {{"--app", "web=x", "--app-health-timeout", "web"}, "is not NAME=SECS"},
+        {{"--app", "web=x", "--app-stop-timeout", "web=0"}, "positive number of seconds"},
+        {{"--app", "web=x", "--proxy", "/=api"}, "no --upstream named 'api'"},
+    };
+    for (const auto& [args, what] : refusals) {
+        options o;
+        BOOST_TEST(mentions(parse(args, o), what), what);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(health_paths)

@@ -1,9 +1,6 @@
 // Loopback ports of app instances: free ports and who listens on one.
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,7 +8,7 @@
 #include <vector>
 
 #include "master/apps/loopback_port.hpp"
-#include "net/fd.hpp"
+#include "tests/unit/master/apps/loopback_listener.hpp"
 
 using namespace ringfork::master;
 
@@ -53,15 +50,8 @@ BOOST_AUTO_TEST_CASE(listeners_that_take_loopback_connections, *boost::unit_test
 
 BOOST_AUTO_TEST_CASE(a_real_listener_is_found_with_its_owner)
 {
-    ringfork::net::unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    BOOST_REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-    BOOST_REQUIRE(::listen(fd.get(), 4) == 0);
-    BOOST_REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0);
-    const port_listeners who = loopback_listeners(ntohs(sa.sin_port));
+    const ringfork::test::loopback_listener l;
+    const port_listeners who = loopback_listeners(l.port);
     BOOST_TEST(who.readable);
     BOOST_TEST((who.uids == std::vector<uid_t>{::geteuid()}));
 }

@@ -1,8 +1,6 @@
 // Readiness and health checks against real loopback sockets.
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,28 +9,14 @@
 
 #include "master/apps/probe.hpp"
 #include "net/fd.hpp"
+#include "tests/unit/master/apps/loopback_listener.hpp"
 
 using namespace ringfork::master;
 using ringfork::net::unique_fd;
 
 namespace {
 
-struct listener {
-    unique_fd fd;
-    std::uint16_t port = 0;
-    listener()
-    {
-        fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof sa;
-        BOOST_REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-        BOOST_REQUIRE(::listen(fd.get(), 4) == 0);
-        BOOST_REQUIRE(::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0);
-        port = ntohs(sa.sin_port);
-    }
-};
+using listener = ringfork::test::loopback_listener;
 
 /// Drives `p` with poll until it is done or 2 s passed; `serve` runs with the accepted
 /// socket once the probe has sent its whole request (it then waits for the answer).
