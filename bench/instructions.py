@@ -12,6 +12,8 @@ usage: bench/instructions.py --cmd "build/ringfork --demo" [--path /plaintext] [
 """
 import argparse, glob, os, re, shlex, signal, socket, subprocess, sys, tempfile, time
 
+from server_log import wait_ready
+
 
 def worker_ir(cmd, path, requests, depth, port):
     out = tempfile.mkdtemp(prefix="rf-cg-")
@@ -19,15 +21,7 @@ def worker_ir(cmd, path, requests, depth, port):
                           f"--callgrind-out-file={out}/cg.%p"] + cmd +
                          ["--listen", f"127.0.0.1:{port}", "--workers", "1"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    worker = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = p.stderr.readline()
-        m = re.search(r"\[worker 0 (\d+)\]", line)
-        if m:
-            worker = int(m.group(1))
-        if "workers serving" in line:
-            break
+    worker = wait_ready(p.stderr, r"\[worker 0 (\d+)\]", 60)
     req = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     s.sendall(req)  # warm the path once in every run, so both runs share it

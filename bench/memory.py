@@ -9,6 +9,8 @@ usage: bench/memory.py [--ringfork build/ringfork] [--conns 10000]
 """
 import argparse, os, re, resource, socket, subprocess, sys, time
 
+from server_log import wait_ready
+
 
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
@@ -32,15 +34,7 @@ def main():
     p = subprocess.Popen([a.ringfork, "--listen", "127.0.0.1:0", "--workers", "1", "--demo",
                           "--max-connections", str(a.conns + 100)],
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
-    port = None
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        line = p.stderr.readline()
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        if m:
-            port = int(m.group(1))
-        if re.search(r"ready: \d+ workers serving", line):
-            break
+    port = wait_ready(p.stderr, r"listening on 127\.0\.0\.1:(\d+)", 10)
     try:
         # The HTTP worker, not a task runner (both are children of the master).
         worker = [c for c in children(p.pid) if open(f"/proc/{c}/comm").read().strip() == "rf-worker"][0]

@@ -237,18 +237,12 @@ class Response:
         return None
 
 
-class Client:
+class Client(rftest.Conn):
     """A keep-alive client connection that reads Content-Length, chunked and
     close-delimited responses."""
 
     def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.timeout = timeout
-
-    def send(self, data):
-        self.sock.sendall(data)
+        super().__init__(port, timeout)
 
     def _more(self, deadline, eof_ok=False):
         left = deadline - time.monotonic()
@@ -320,16 +314,7 @@ class Client:
 
     def closed(self, timeout=5.0):
         """True when the server closes the connection within the timeout."""
-        return rftest.Conn.closed(self, timeout)
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        return super().closed(timeout)
 
 
 def request(port, method, path, body=None, headers=(), version="1.1", timeout=10.0):
@@ -344,6 +329,21 @@ def request(port, method, path, body=None, headers=(), version="1.1", timeout=10
 
 SUPERVISED_JS = os.path.join(HERE, "supervised_app.js")
 SUPERVISED_PY = os.path.join(HERE, "supervised_app.py")
+
+
+class AppStateDir:
+    """A mixin for test cases whose supervised apps read switches from files in `self.dir`
+    (passed as APP_DIR): touch(name) sets one, removing the file clears it."""
+
+    def setUp(self):
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix="rf-app-state-")
+        os.chmod(self.dir, 0o755)
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def touch(self, name):
+        with open(os.path.join(self.dir, name), "w"):
+            pass
 
 
 class AppServer:

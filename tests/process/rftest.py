@@ -259,6 +259,19 @@ def recv_until_close(sock, timeout=5.0, limit=64 << 20):
     return bytes(data), False
 
 
+def recv_more(sock, buf, deadline, what):
+    """`buf` with the next bytes from `sock` appended; fails when the deadline (monotonic)
+    passes or the peer closes first, naming `what` was awaited and what came so far."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise AssertionError(f"timed out waiting for {what} (have {buf[:200]!r})")
+    sock.settimeout(left)
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise AssertionError(f"connection closed while waiting for {what} (have {buf[:200]!r})")
+    return buf + chunk
+
+
 class Conn:
     """A client connection that keeps unread bytes between responses."""
 
@@ -306,14 +319,7 @@ class Conn:
         return False
 
     def _more(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"timed out waiting for a response (have {self.buf[:200]!r})")
-        self.sock.settimeout(left)
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise AssertionError(f"connection closed early (have {self.buf[:200]!r})")
-        self.buf += chunk
+        self.buf = recv_more(self.sock, self.buf, deadline, "a response")
 
     def close(self):
         self.sock.close()

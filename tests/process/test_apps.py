@@ -13,7 +13,7 @@ import time
 import unittest
 
 import rftest
-from proxy_helpers import (SUPERVISED_PY, SUPERVISED_JS, AppServer, node_command, process_group_members, request)
+from proxy_helpers import (SUPERVISED_PY, SUPERVISED_JS, AppServer, AppStateDir, node_command, process_group_members, request)
 
 
 def pid_of(body, who=rb"node"):
@@ -91,16 +91,7 @@ class Instances(unittest.TestCase):
             a.server.wait_log(r"app py\.0: python app stderr instance=0")
 
 
-class Health(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="rf-app-state-")
-        os.chmod(self.dir, 0o755)
-        self.addCleanup(shutil.rmtree, self.dir, True)
-
-    def touch(self, name):
-        with open(os.path.join(self.dir, name), "w"):
-            pass
-
+class Health(AppStateDir, unittest.TestCase):
     def test_workers_wait_for_a_passing_health_check(self):
         self.touch("sick")
         with AppServer(node_command(), "--app-health", "web=/health", env={"APP_DIR": self.dir}, ready=False) as a:

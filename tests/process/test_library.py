@@ -31,6 +31,25 @@ def get(port, path, headers="", timeout=5.0, method="GET"):
         return c.response(head=method == "HEAD")
 
 
+def get_until_close(port, path, timeout):
+    """What a GET of `path` on a fresh connection receives until the server closes it or
+    `timeout` passes, and whether it closed: (bytes, closed)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        return rftest.recv_until_close(sock, timeout)
+
+
+def small_buffer_get(test, port, path):
+    """A connection with a 64 KiB receive buffer (a reader the server must wait for) that
+    has sent a GET of `path`; closed when `test` cleans up."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.connect(("127.0.0.1", port))
+    test.addCleanup(sock.close)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    return sock
+
+
 def read_chunked(sock, deadline, slow=0.0, limit=None):
     """Reads one chunked response from `sock`: (status, headers, body bytes, trailers dict,
     complete). `slow` sleeps between reads; `limit` stops after that many body bytes."""
@@ -136,10 +155,7 @@ class Api(unittest.TestCase):
 
     def test_throw_mid_stream_closes_the_connection(self):
         s = self.server()
-        sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
-        self.addCleanup(sock.close)
-        sock.sendall(b"GET /throw-mid-stream HTTP/1.1\r\nHost: t\r\n\r\n")
-        data, closed = rftest.recv_until_close(sock, 5)
+        data, closed = get_until_close(s.port, "/throw-mid-stream", 5)
         self.assertTrue(closed)
         self.assertIn(b"Transfer-Encoding: chunked", data)
         self.assertIn(b"partial", data)
@@ -153,11 +169,7 @@ class Api(unittest.TestCase):
         get(s.port, "/sync")
         before = rss_kb(worker)
         chunks = 800  # 50 MiB, read slowly through a small receive buffer
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        sock.connect(("127.0.0.1", s.port))
-        self.addCleanup(sock.close)
-        sock.sendall(f"GET /stream/{chunks} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        sock = small_buffer_get(self, s.port, f"/stream/{chunks}")
         peak = [before]
 
         def watch():
@@ -242,10 +254,7 @@ class Api(unittest.TestCase):
 
     def test_a_header_with_crlf_is_never_sent(self):
         s = self.server()
-        sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
-        self.addCleanup(sock.close)
-        sock.sendall(b"GET /bad-header HTTP/1.1\r\nHost: t\r\n\r\n")
-        data, _ = rftest.recv_until_close(sock, 3)
+        data, _ = get_until_close(s.port, "/bad-header", 3)
         self.assertTrue(data.startswith(b"HTTP/1.1 500"), data[:80])
         self.assertNotIn(b"Set-Cookie", data)
 
@@ -312,11 +321,7 @@ class Api(unittest.TestCase):
     def test_chunks_stream_with_backpressure(self):
         s = self.server()
         chunks = 200  # 12.5 MiB, read slowly through a small receive buffer
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        sock.connect(("127.0.0.1", s.port))
-        self.addCleanup(sock.close)
-        sock.sendall(f"GET /call-stream/{chunks} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        sock = small_buffer_get(self, s.port, f"/call-stream/{chunks}")
         status, _, body, trailers, complete = read_chunked(sock, time.monotonic() + 60, slow=0.0005)
         self.assertEqual((status, complete), (200, True))
         # The chunks, what the function returned ("end"), then the handler's own "|end".

@@ -5,16 +5,14 @@ at run time (upstream_set from the master), with each removed address reported d
 once nothing is in flight to it."""
 import os
 import re
-import shutil
 import signal
 import socket
 import struct
-import tempfile
 import threading
 import unittest
 
 import rftest
-from proxy_helpers import AppServer, Client, NodeApp, RawUpstream, node_command, read_head, request, wait_free_port
+from proxy_helpers import AppServer, AppStateDir, Client, NodeApp, RawUpstream, node_command, read_head, request, wait_free_port
 
 def reset_after_request(conn, index):
     """Reads the request, then resets the connection: nothing answered."""
@@ -77,19 +75,10 @@ class KillUnderLoad(unittest.TestCase):
         self.assertEqual(request(server.port, "GET", "/hello").status, 200)
 
 
-class AddressSets(unittest.TestCase):
+class AddressSets(AppStateDir, unittest.TestCase):
     """The address set of an app's upstream changes at run time: the master sends every
     worker the ready instances (upstream_set) and stops an instance taken out of the set
     only once every worker has reported it drained (upstream_drained)."""
-
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="rf-app-state-")
-        os.chmod(self.dir, 0o755)
-        self.addCleanup(shutil.rmtree, self.dir, True)
-
-    def touch(self, name):
-        with open(os.path.join(self.dir, name), "w"):
-            pass
 
     def test_new_requests_go_to_the_new_set_and_a_removed_address_drains(self):
         with AppServer(node_command(), env={"APP_DIR": self.dir}, workers=1) as a:

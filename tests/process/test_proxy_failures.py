@@ -14,13 +14,16 @@ import rftest
 from proxy_helpers import Client, RawUpstream, read_head, request, wait_free_port
 
 
-def answer_ok(conn, index):
-    """A keep-alive upstream: "ok" to every request, until the proxy closes."""
+def answer_ok(conn, index, after_each=None):
+    """A keep-alive upstream: "ok" to every request, until the proxy closes;
+    `after_each(conn, index)` runs after each answer went out."""
     while True:
         head, _ = read_head(conn)
         if head is None:
             return
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        if after_each:
+            after_each(conn, index)
 
 
 def answer_with(data, then_wait=False):
@@ -174,15 +177,12 @@ class StrayBytes(unittest.TestCase):
 
         def stray(conn, index):
             """Answers, then (once) sends a whole extra response nobody asked for."""
-            while True:
-                head, _ = read_head(conn)
-                if head is None:
-                    return
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            def extra(conn, index):
                 if index == 0:
                     time.sleep(0.2)  # the upstream's own misbehaviour, after the answer went out
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nEVIL!")
                     sent.set()
+            answer_ok(conn, index, after_each=extra)
 
         with RawUpstream(stray) as up, \
                 rftest.Server("--upstream", f"app={up.address}", "--proxy", "/=app", workers=1) as server:

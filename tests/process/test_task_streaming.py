@@ -31,14 +31,7 @@ class ChunkedReader:
         self.trailers = {}
 
     def _more(self):
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"timed out reading the stream (have {self.buf[:200]!r})")
-        self.sock.settimeout(left)
-        data = self.sock.recv(65536)
-        if not data:
-            raise AssertionError(f"connection closed mid-stream (have {self.buf[:200]!r})")
-        self.buf += data
+        self.buf = rftest.recv_more(self.sock, self.buf, self.deadline, "the stream")
 
     def _line(self):
         while b"\r\n" not in self.buf:
