@@ -16,6 +16,7 @@
 #include "net/clock.hpp"
 #include "net/fd.hpp"
 #include "net/ring.hpp"
+#include "tests/unit/worker/env_fixture.hpp"
 #include "worker/app_route.hpp"
 #include "worker/connections.hpp"
 
@@ -38,7 +39,7 @@ struct bench {
         int sv[2];
         BOOST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
         client = net::unique_fd(sv[0]);
-        date.update(0);
+        parts.date.update(0);
         env.now_ms = net::monotonic_us() / 1000;
         table.emplace(ring, buffers, env);
         table->open(sv[1]);
@@ -95,12 +96,10 @@ struct bench {
     void request(std::string_view head) { BOOST_REQUIRE(::send(client.get(), head.data(), head.size(), 0) == ssize_t(head.size())); }
 
     app_route route;
-    router routes;
-    http::date_cache date;
-    ipc::worker_settings settings;
-    ipc::worker_stats stats;
-    std::string scratch;
-    worker_env env{routes, date, settings, stats, scratch};
+    test::worker_env_parts parts;
+    router& routes = parts.routes;
+    worker_env& env = parts.env;
+    ipc::worker_stats& stats = parts.stats;
     net::ring ring;
     net::buffer_ring buffers;
     std::optional<connection_table> table;
