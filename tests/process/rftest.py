@@ -260,25 +260,32 @@ def recv_until_close(sock, timeout=5.0, limit=64 << 20):
 
 
 def recv_more(sock, buf, deadline, what):
-    """`buf` with the next bytes from `sock` appended; fails when the deadline (monotonic)
-    passes or the peer closes first, naming `what` was awaited and what came so far."""
+    """`buf` with the next bytes from `sock` appended (in place for a bytearray); fails when
+    the deadline (monotonic) passes or the peer closes first, naming `what` was awaited and
+    what came so far."""
     left = deadline - time.monotonic()
     if left <= 0:
-        raise AssertionError(f"timed out waiting for {what} (have {buf[:200]!r})")
+        raise AssertionError(f"timed out waiting for {what} (have {bytes(buf[:200])!r})")
     sock.settimeout(left)
     chunk = sock.recv(65536)
     if not chunk:
-        raise AssertionError(f"connection closed while waiting for {what} (have {buf[:200]!r})")
-    return buf + chunk
+        raise AssertionError(f"connection closed while waiting for {what} (have {bytes(buf[:200])!r})")
+    buf += chunk
+    return buf
 
 
 class Conn:
-    """A client connection that keeps unread bytes between responses."""
+    """A client connection that keeps unread bytes between responses.
+
+    The bytes received gather in a bytearray, which grows in place: appending to a bytes
+    object copies all of it each time, and for a body of megabytes read 64 KiB at a time
+    that copying (and the fresh mappings of a process whose allocator has not yet raised
+    its mmap threshold) took seconds, more than the server's whole answer."""
 
     def __init__(self, port, timeout=5.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
+        self.buf = bytearray()
         self.timeout = timeout
 
     def send(self, data):
@@ -289,8 +296,9 @@ class Conn:
         deadline = time.monotonic() + self.timeout
         while b"\r\n\r\n" not in self.buf:
             self._more(deadline)
-        head_bytes, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        lines = head_bytes.decode("latin-1").split("\r\n")
+        end = self.buf.index(b"\r\n\r\n")
+        lines = self.buf[:end].decode("latin-1").split("\r\n")
+        self.buf = self.buf[end + 4:]  # slices keep the type: a test may have set bytes
         status = int(lines[0].split()[1])
         headers = {}
         for line in lines[1:]:
@@ -299,7 +307,8 @@ class Conn:
         length = 0 if head or status in (100, 101, 204, 304) else int(headers.get("content-length", "0"))
         while len(self.buf) < length:
             self._more(deadline)
-        body, self.buf = self.buf[:length], self.buf[length:]
+        body = bytes(self.buf[:length])
+        self.buf = self.buf[length:]
         return status, headers, body
 
     def closed(self, timeout=3.0):
