@@ -295,7 +295,9 @@ void supervisor::read_channel(worker_proc& w)
         net::unique_fd attached;
         const long n = ipc::recv_with_fd(w.channel.get(), packet, sizeof packet, attached);
         if (n <= 0) {
-            if (n != -EAGAIN && n != 0 && n != -EMSGSIZE)
+            // A reset is the worker's end closed with messages unread (it exited before
+            // reading a drain order, say): like end-of-file, news of an exit reap() reports.
+            if (n != -EAGAIN && n != 0 && n != -EMSGSIZE && n != -ECONNRESET)
                 net::log::warn("{}", net::sys_error("recv", fmt::format("channel of worker {}", w.slot), int(-n)));
             return;
         }
