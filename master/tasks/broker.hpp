@@ -120,22 +120,24 @@ private:
 
     // Jobs (broker.cpp).
     void submit(const ipc::job_header& h, net::unique_fd socket, std::uint64_t now_ms);
-    void reject(const ipc::job_header& h, net::unique_fd socket, ipc::reject_reason why);
     void dispatch(std::uint64_t now_ms);
     void on_started(job& j, pid_t pgid, std::uint64_t now_ms);
-    void end_job(job_key key, const job_end& e, std::uint64_t output_bytes, std::uint32_t elapsed_ms,
-                 std::uint64_t now_ms);
     [[nodiscard]] task_limits limits_of(const job& j) const noexcept;
     void signal_job(job& j, int sig);
     void kill_job(job& j, kill_reason why, std::uint64_t now_ms);
-    void on_socket(job& j, short revents, std::uint64_t now_ms);
-    void deliver(job& j, std::uint64_t now_ms);
     void write_state(const job& j, ipc::job_state state, const job_verdict* v, std::uint64_t output_bytes,
                      std::uint32_t elapsed_ms, std::int32_t exit_code, std::int32_t signal);
     void check_jobs(std::uint64_t now_ms);
     [[nodiscard]] job* find(job_key key);
     [[nodiscard]] job* find(std::string_view id);
     [[nodiscard]] bool live(std::string_view id, std::uint64_t now_ms) const;
+
+    // A job's end and its result (broker_outcome.cpp).
+    void reject(const ipc::job_header& h, net::unique_fd socket, ipc::reject_reason why);
+    void end_job(job_key key, const job_end& e, std::uint64_t output_bytes, std::uint32_t elapsed_ms,
+                 std::uint64_t now_ms);
+    void on_socket(job& j, short revents, std::uint64_t now_ms);
+    void deliver(job& j, std::uint64_t now_ms);
 
     // Runners (broker_runners.cpp).
     bool spawn(unsigned index, std::uint64_t now_ms);
