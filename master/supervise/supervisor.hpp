@@ -65,31 +65,15 @@ private:
         bool retiring = false;                 ///< Being removed (TTOU): no refill.
     };
 
+    // Start-up, the loop, signals and stopping (supervisor.cpp).
     [[nodiscard]] bool bind_listeners(std::string& error);
     /// Applies --defer-accept to every listener (at start, after a reload, on scale-up).
     void tune_listeners();
-    [[nodiscard]] bool spawn(unsigned slot_index);
-    /// Forks the first worker of every slot; false after a fork failed.
-    [[nodiscard]] bool spawn_all();
-    /// Longest wait for in-flight work to end: a draining worker's, an old app instance's.
-    [[nodiscard]] std::uint64_t drain_timeout_ms() const;
-    /// Applies opts_.apps (at start and on reload): the app supervisor, made when first needed.
-    void configure_apps();
-    /// The apps' clocks, the workers held back for them at start, their stop after the workers.
-    void tick_apps(std::uint64_t now);
     void on_signal();
-    void reap();
-    void run_exit_hooks(unsigned slot_index, pid_t pid, int status, bool expected);
-    /// The app's hooks named `which` (on_ready, on_reload), in the master.
-    void run_hooks(const std::vector<std::function<void()>> ringfork::detail::app_spec::*which);
-    void read_channel(worker_proc& w);
-    void bank_stats(worker_proc& w);
     void begin_stop(bool graceful);
     void write_pid_file();
     void remove_pid_file();
     [[nodiscard]] int poll_timeout_ms() const;
-    void drain(worker_proc& w, ipc::msg_type how = ipc::msg_type::drain);
-    [[nodiscard]] bool slot_has_server(unsigned slot_index, pid_t except) const;
     /// Reopens --access-log (USR1) and sends the new file to every worker.
     void forward_reopen_logs();
     /// Says at start who the children run as, and lets them use the task spool.
@@ -99,7 +83,30 @@ private:
     /// successor_kill_grace_ms if it is still there.
     void stop_successor(std::uint64_t now);
 
-    // Reloads, scaling and the watchdog (master/restart.cpp).
+    // Slots and their workers (slots.cpp).
+    [[nodiscard]] bool spawn(unsigned slot_index);
+    void read_channel(worker_proc& w);
+    void reap();
+    /// The app's worker-exit hooks, in the master, for every exit of a worker.
+    void run_exit_hooks(unsigned slot_index, pid_t pid, int status, bool expected);
+    /// Adds an exited worker's last snapshot to the exited totals (counters, not gauges).
+    void bank_stats(worker_proc& w);
+    void drain(worker_proc& w, ipc::msg_type how = ipc::msg_type::drain);
+    [[nodiscard]] bool slot_has_server(unsigned slot_index, pid_t except) const;
+
+    // Supervised apps (apps_role.cpp).
+    /// Forks the first worker of every slot; false after a fork failed.
+    [[nodiscard]] bool spawn_all();
+    /// Longest wait for in-flight work to end: a draining worker's, an old app instance's.
+    [[nodiscard]] std::uint64_t drain_timeout_ms() const;
+    /// Applies opts_.apps (at start and on reload): the app supervisor, made when first needed.
+    void configure_apps();
+    /// The apps' clocks, the workers held back for them at start, their stop after the workers.
+    void tick_apps(std::uint64_t now);
+
+    // Reloads, scaling and the watchdog (restart.cpp).
+    /// The app's hooks named `which` (on_ready, on_reload), in the master.
+    void run_hooks(const std::vector<std::function<void()>> ringfork::detail::app_spec::*which);
     void start_reload();
     void advance_rolling();
     void on_worker_ready(worker_proc& w);
@@ -113,7 +120,7 @@ private:
     void scale_to(unsigned count);
     void check_watchdog(std::uint64_t now);
 
-    // Binary upgrade and service-manager integration (master/upgrade.cpp).
+    // Binary upgrade and service-manager integration (upgrade.cpp).
     void start_upgrade();
     void on_successor_message();
     void on_predecessor_message();
@@ -126,12 +133,10 @@ private:
     void notify(std::string_view state) const;
     [[nodiscard]] ipc::worker_stats totals() const;
 
-    // Task pool.
+    // Stats, control socket and admin listener (views.cpp).
     control_reply cmd_reload(std::string_view argument);
     control_reply cmd_upgrade(std::string_view argument);
     control_reply cmd_scale(std::string_view argument);
-
-    // Stats, control socket and admin listener (master/master_stats.cpp).
     [[nodiscard]] bool open_control_and_admin();
     void register_commands();
     /// What every view shows: totals, the master's figures, one row per live worker.
