@@ -59,20 +59,28 @@ private:
     /// How the current attempt ends once its ops have completed.
     enum class ending : std::uint8_t { none, success, failure, client_body, client_gone };
 
+    // Attempts and the request (proxy_source.cpp).
     void start(source_context& ctx);
     /// One try on a connection from the pool; `fresh` asks for a new one.
     void attempt(source_context& ctx, bool fresh);
     void on_connected(source_context& ctx, int res);
     void on_sent(source_context& ctx, int res);
-    void on_received(source_context& ctx, int res);
     void send_request(source_context& ctx);
     /// Sends the next piece of the client's streamed body, or its end.
     void send_body(source_context& ctx);
+
+    // The response (proxy_response.cpp).
+    /// Arms the one receive on the upstream connection: room for a head, then a relay window.
     void receive(source_context& ctx);
+    void on_received(source_context& ctx, int res);
+    /// Parses the response head (skipping interim ones) and writes the client's head.
     void parse_head(source_context& ctx);
     /// Relays the response body bytes received so far.
     void relay(source_context& ctx);
+    /// Appends `n` body bytes to the client's output, as a chunk when the client's is chunked.
     void emit(source_context& ctx, const char* p, std::size_t n);
+
+    // Endings (proxy_source.cpp).
     /// The attempt failed: counted and logged once; retried or answered once its ops are in.
     void fail(source_context& ctx, ipc::upstream_failure why, std::string_view what);
     /// Ends the attempt as `how`: cancels what is outstanding, concludes once it is in.
