@@ -78,7 +78,7 @@ struct stats_model {
 [[nodiscard]] std::string render_json(const stats_model& m);
 /// Just the "workers" array of render_json.
 [[nodiscard]] std::string render_workers_json(const stats_model& m);
-/// The GET /metrics text (Prometheus exposition format 0.0.4).
+/// The GET /metrics text (Prometheus exposition format 0.0.4; stats_view_prometheus.cpp).
 [[nodiscard]] std::string render_prometheus(const stats_model& m);
 /// `ringfork ctl stats`: the master line and the totals, for people.
 [[nodiscard]] std::string render_stats_table(const stats_model& m);
@@ -100,7 +100,8 @@ void add_upstreams(std::vector<upstream_view>& out, const std::vector<std::strin
 /// `ringfork ctl apps --json`, and "apps" in /stats: the instances as a JSON array.
 [[nodiscard]] std::string render_apps_json(const stats_model& m);
 
-/// The control socket's "model" body: a versioned line format, one line per record.
+/// The control socket's "model" body: a versioned line format, one line per record
+/// (stats_view_codec.cpp).
 [[nodiscard]] std::string encode_model(const stats_model& m);
 /// Reads encode_model's output back; nullopt on another version or a malformed line.
 [[nodiscard]] std::optional<stats_model> decode_model(std::string_view text);
