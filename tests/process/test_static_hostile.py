@@ -4,10 +4,9 @@ absolute symlinks, and a descriptor limit smaller than the connection limit."""
 import os
 import re
 import socket
-import tempfile
-import unittest
 
 import rftest
+import static_helpers
 
 MARK = os.urandom(6).hex()
 SECRET = f"SECRET-{MARK}".encode()
@@ -33,39 +32,30 @@ def get(port, target):
     return int(lines[0].split()[1]), headers, body, raw_head
 
 
-class HostileCase(unittest.TestCase):
+class HostileCase(static_helpers.TreeServerCase):
     """One server per class (one worker, so every request meets the same cache) over a
     tree built in build(); `base` holds the root and an outside directory."""
     server_args = ()
     prefix = ()
+    tmp_prefix = "rf-hostile-"
 
     @classmethod
     def build(cls):
         pass
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="rf-hostile-")
-        cls.base = cls.tmp.name
-        cls.www = os.path.join(cls.base, "www")
+    def make_tree(cls):
         cls.outside = os.path.join(cls.base, "outside")
-        os.mkdir(cls.www)
         os.mkdir(cls.outside)
         for name in (OUTSIDE_NAME, "page.txt", "f.txt"):
             with open(os.path.join(cls.outside, name), "wb") as f:
                 f.write(SECRET)
         cls.build()
-        try:
-            prefix = (rftest.program(cls.prefix[0]), *cls.prefix[1:]) if cls.prefix else ()
-            cls.server = rftest.Server("--root", cls.www, *cls.server_args, workers=1, prefix=prefix)
-        except BaseException:
-            cls.tmp.cleanup()
-            raise
 
     @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.tmp.cleanup()
+    def start_server(cls):
+        prefix = (rftest.program(cls.prefix[0]), *cls.prefix[1:]) if cls.prefix else ()
+        cls.server = rftest.Server("--root", cls.www, *cls.server_args, workers=1, prefix=prefix)
 
     def path(self, *parts):
         return os.path.join(self.www, *parts)
