@@ -520,3 +520,17 @@ def kill_session(sid, *pids):
             except ProcessLookupError:
                 pass
         time.sleep(0.02)
+
+
+# --- reading a raw socket up to a marker ---
+
+def recv_until(sock, marker, closed_message):
+    """What `sock` delivers until it holds `marker` (each read bounded by the socket's
+    timeout); fails the test with `closed_message` if the peer closes first."""
+    data = b""
+    while marker not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(closed_message)
+        data += chunk
+    return data

@@ -517,11 +517,7 @@ class Package(unittest.TestCase):
             checks.append(c)
         for c in checks:  # each has streamed a first progress line: it runs
             c.settimeout(30)
-            first = b""
-            while b"checked" not in first:
-                data = c.recv(4096)
-                self.assertTrue(data, "a check's stream ended early")
-                first += data
+            first = rftest.recv_until(c, b"checked", "a check's stream ended early")
             self.assertTrue(first.startswith(b"HTTP/1.1 200"), first[:80])
         times = []
         with rftest.Conn(s.port, timeout=5) as conn:

@@ -234,11 +234,7 @@ class StaticLargeFile(static_helpers.StaticCase):
         self.addCleanup(s.close)
         s.sendall(request("GET", "/shrinks.bin"))
         s.settimeout(10)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(65536)
-            self.assertTrue(chunk, "closed before the head")
-            data += chunk
+        data = rftest.recv_until(s, b"\r\n\r\n", "closed before the head")
         head, body = data.split(b"\r\n\r\n", 1)
         self.assertIn(b"Content-Length: 67108864", head)
         with open(path, "r+b") as f:
