@@ -15,29 +15,19 @@ connection still gets 200 and that the worker process never died (was not respaw
 
 Where the RFCs allow a choice, the comment beside the case names the option asserted.
 Cases marked "RFC SHOULD" / "RFC MUST" state why the expectation is what it is.
+
+Messages spread over time are in test_conformance_streams.py (pipelines, split writes,
+Expect: 100-continue, early limit refusals) and test_conformance_deadlines.py; the server
+and connection they all use are in conformance_helpers.py.
 """
 import re
-import socket
-import threading
-import time
-import unittest
 
 import rftest
+import conformance_helpers
+from conformance_helpers import (CHUNKED, GET, HELLO, HOST, LIMIT_ARGS, MAX_BODY, MAX_HEADER_BYTES, MAX_HEADERS,
+                                 MAX_REQUEST_LINE, OK)
 
-# Limits of the shared server; the limit cases below are computed from them.
-MAX_REQUEST_LINE = 256
-MAX_HEADER_BYTES = 1024
-MAX_HEADERS = 10
-MAX_BODY = 1024
-LIMIT_ARGS = ("--max-request-line", str(MAX_REQUEST_LINE), "--max-header-bytes", "1k",
-              "--max-headers", str(MAX_HEADERS), "--max-body", "1k")
-
-HOST = b"Host: a\r\n"
-GET = b"GET /plaintext HTTP/1.1\r\n"
-OK = GET + HOST + b"\r\n"  # a good request
 FOLLOW = b"GET /plaintext HTTP/1.1\r\nHost: follow\r\n\r\n"
-HELLO = b"Hello, World!"
-CHUNKED = b"Transfer-Encoding: chunked\r\n"
 
 
 def line_of(length):
@@ -336,67 +326,11 @@ CASES = [
 ]
 
 
-class RawConn(rftest.Conn):
-    """rftest.Conn that also reports the response's HTTP version and raw header lines."""
-
-    def response_full(self, head=False):
-        deadline = time.monotonic() + self.timeout
-        while b"\r\n\r\n" not in self.buf:
-            self._more(deadline)
-        head_bytes = self.buf.split(b"\r\n\r\n", 1)[0]
-        version = head_bytes.split(b" ", 1)[0].decode("latin-1")
-        status, headers, body = self.response(head=head)
-        return version, status, headers, body, head_bytes
-
-    def recv_for(self, seconds):
-        """Everything that arrives within `seconds` (appended to buf too)."""
-        deadline = time.monotonic() + seconds
-        got = b""
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                break
-            if not chunk:
-                break
-            got += chunk
-        self.buf += got
-        return got
-
-
 def is_head(raw):
     return raw.lstrip(b"\r\n").startswith(b"HEAD ")
 
 
-class ServerCase(unittest.TestCase):
-    """Shares one --demo server with one worker per class; checks the worker never died."""
-    ARGS = ()
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = rftest.Server("--demo", *cls.ARGS, workers=1)
-        cls.worker_pids = rftest.wait_until(lambda: sorted(cls.server.workers()), what="worker pid")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-
-    def conn(self, timeout=3.0):
-        return RawConn(self.server.port, timeout=timeout)
-
-    def assert_healthy(self):
-        self.assertIsNone(self.server.proc.poll(), "master exited")
-        self.assertEqual(sorted(self.server.workers()), self.worker_pids,
-                         f"worker died or was replaced:\n{self.server.log()[-2000:]}")
-        with self.conn() as c:
-            c.send(OK)
-            version, status, headers, body, _ = c.response_full()
-            self.assertEqual((version, status, body), ("HTTP/1.1", 200, HELLO))
-            self.assertIn("date", headers)  # RFC 9110 §6.6.1: an origin server with a clock MUST send Date
-
-
-class ConformanceTest(ServerCase):
+class ConformanceTest(conformance_helpers.ServerCase):
     ARGS = LIMIT_ARGS
 
     def check_case(self, raw, status, conn, checks):
@@ -467,204 +401,6 @@ def _generate():
 
 
 _generate()
-
-
-class StreamingTest(ServerCase):
-    """Pipelines, split writes, Expect: 100-continue and early limit refusals."""
-    ARGS = LIMIT_ARGS
-
-    def tearDown(self):
-        self.assert_healthy()
-
-    def test_pipeline_good_good_bad_good(self):
-        """Two good GETs, a malformed request, a good GET in one write: 200, 200, 400, close."""
-        with self.conn() as c:
-            c.send(OK + b"GET /json HTTP/1.1\r\n" + HOST + b"\r\n" + b"GET /x HTTP/1.1\r\nHost : a\r\n\r\n" + OK)
-            self.assertEqual(c.response()[::2], (200, HELLO))
-            self.assertEqual(c.response()[0], 200)
-            status, headers, _ = c.response()
-            self.assertEqual(status, 400)
-            self.assertEqual(headers.get("connection"), "close")
-            self.assertTrue(c.closed(3.0))
-            self.assertEqual(c.buf, b"", "the request after the malformed one was answered")
-
-    def test_pipeline_twenty_requests_in_order(self):
-        reqs = [b"GET /plaintext" if i % 2 == 0 else b"HEAD /json" if i % 3 == 0 else b"GET /json" for i in range(20)]
-        with self.conn() as c:
-            c.send(b"".join(r + b" HTTP/1.1\r\n" + HOST + b"\r\n" for r in reqs))
-            for r in reqs:
-                status, headers, body = c.response(head=r.startswith(b"HEAD"))
-                self.assertEqual(status, 200)
-                if r.startswith(b"HEAD"):
-                    self.assertEqual(headers["content-length"], "27")
-                else:
-                    self.assertEqual(body, HELLO if r.endswith(b"plaintext") else b'{"message":"Hello, World!"}')
-            self.assertFalse(c.closed(0.2))
-
-    def test_get_body_is_consumed_not_parsed_as_next_request(self):
-        """GET /plaintext with Content-Length: 5 and body "GET /", then a request: two 200s."""
-        with self.conn() as c:
-            c.send(GET + HOST + b"Content-Length: 5\r\n\r\nGET /" + b"GET /json HTTP/1.1\r\n" + HOST + b"\r\n")
-            self.assertEqual(c.response()[::2], (200, HELLO))
-            self.assertEqual(c.response()[::2], (200, b'{"message":"Hello, World!"}'))
-            self.assertFalse(c.closed(0.2))
-            self.assertEqual(c.buf, b"")
-
-    def _send_bytewise(self, c, data):
-        for i in range(len(data)):  # bounded: one byte per write, with a short gap so segments stay separate
-            c.send(data[i:i + 1])
-            if i % 4 == 0:
-                time.sleep(0.001)
-
-    def test_chunked_body_split_across_many_writes(self):
-        req = GET + HOST + CHUNKED + b"\r\n3;x=y\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-T: z\r\n\r\n"
-        with self.conn() as c:
-            self._send_bytewise(c, req)
-            self.assertEqual(c.response()[::2], (200, HELLO))
-            self.assertEqual(c.recv_for(0.2), b"", "more than one response")
-            c.send(OK)
-            self.assertEqual(c.response()[0], 200)
-
-    def test_content_length_body_split_across_many_writes(self):
-        req = GET + HOST + b"Content-Length: 20\r\n\r\n" + b"GET /plaintext HTTP/"
-        with self.conn() as c:
-            self._send_bytewise(c, req)
-            self.assertEqual(c.response()[::2], (200, HELLO))
-            self.assertEqual(c.recv_for(0.2), b"", "more than one response")
-
-    def test_expect_100_continue_content_length(self):
-        with self.conn() as c:
-            c.send(GET + HOST + b"Expect: 100-continue\r\nContent-Length: 10\r\n\r\n")
-            status, _, _ = c.response()
-            self.assertEqual(status, 100)
-            c.send(b"01234")
-            self.assertEqual(c.recv_for(0.1), b"", "response before the whole body")
-            c.send(b"56789")
-            self.assertEqual(c.response()[::2], (200, HELLO))
-            self.assertEqual(c.buf, b"", "a second interim response was sent")
-
-    def test_expect_100_continue_exact_bytes(self):
-        with self.conn() as c:
-            c.send(GET + HOST + b"Expect: 100-continue\r\nContent-Length: 3\r\n\r\n")
-            deadline = time.monotonic() + 3
-            while len(c.buf) < 25:
-                c._more(deadline)
-            self.assertEqual(c.buf, b"HTTP/1.1 100 Continue\r\n\r\n")
-            c.buf = b""
-            c.send(b"abc")
-            self.assertEqual(c.response()[0], 200)
-
-    def test_expect_100_continue_chunked(self):
-        with self.conn() as c:
-            c.send(GET + HOST + b"Expect: 100-continue\r\n" + CHUNKED + b"\r\n")
-            self.assertEqual(c.response()[0], 100)
-            c.send(b"5\r\nhello\r\n")
-            self.assertEqual(c.recv_for(0.1), b"")
-            c.send(b"0\r\n\r\n")
-            self.assertEqual(c.response()[::2], (200, HELLO))
-            self.assertEqual(c.buf, b"")
-
-    def test_expect_100_continue_ignored_for_http_1_0(self):
-        """RFC 9110 §10.1.1: a 100-continue expectation in an HTTP/1.0 request MUST be ignored."""
-        with self.conn() as c:
-            c.send(b"GET /plaintext HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
-            self.assertEqual(c.recv_for(0.3), b"", "interim response sent to an HTTP/1.0 client")
-            c.send(b"abc")
-            self.assertEqual(c.response()[::2], (200, HELLO))
-            self.assertTrue(c.closed(3.0))
-
-    def test_expect_100_continue_over_max_body_gets_413_not_100(self):
-        with self.conn() as c:
-            c.send(GET + HOST + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % (MAX_BODY + 1))
-            status, headers, _ = c.response()
-            self.assertEqual(status, 413)
-            self.assertEqual(headers.get("connection"), "close")
-            self.assertTrue(c.closed(3.0))
-
-    def test_request_line_414_before_line_ends(self):
-        """An over-long request line is refused as soon as the limit is passed, not at its end."""
-        with self.conn() as c:
-            c.send(b"GET /" + b"a" * (MAX_REQUEST_LINE + 10))
-            self.assertEqual(c.response()[0], 414)
-            self.assertTrue(c.closed(3.0))
-
-    def test_header_431_before_head_ends(self):
-        with self.conn() as c:
-            c.send(GET + HOST + b"X: " + b"v" * (MAX_HEADER_BYTES + 10))
-            self.assertEqual(c.response()[0], 431)
-            self.assertTrue(c.closed(3.0))
-
-
-class TimeoutTest(ServerCase):
-    """Deadlines: header (from the first byte, never extended), body, idle keep-alive."""
-    ARGS = ("--header-timeout", "1", "--idle-timeout", "2", "--body-timeout", "1")
-
-    def tearDown(self):
-        self.assert_healthy()
-
-    def test_slowloris_gets_408_at_header_deadline(self):
-        """One header byte every 200 ms: 408 and close within ~1.5 s of the first byte;
-        other clients are served meanwhile."""
-        data = GET + HOST + b"X-Slow: " + b"z" * 40
-        with self.conn() as c:
-            first = time.monotonic()
-            got_at = None
-            served_others = 0
-            for i in range(len(data)):  # bounded: at most len(data) bytes, 200 ms apart
-                try:
-                    c.send(data[i:i + 1])
-                except (BrokenPipeError, ConnectionResetError):
-                    break
-                if i == 2:  # meanwhile another client is served promptly
-                    t0 = time.monotonic()
-                    with self.conn() as other:
-                        other.send(OK)
-                        self.assertEqual(other.response()[0], 200)
-                    self.assertLess(time.monotonic() - t0, 0.5)
-                    served_others += 1
-                if c.recv_for(0.2):
-                    got_at = time.monotonic()
-                    break
-                if time.monotonic() - first > 3.0:
-                    break
-            self.assertIsNotNone(got_at, "no response to the slow client within 3 s")
-            elapsed = got_at - first
-            self.assertLess(elapsed, 1.5, f"408 came {elapsed:.2f}s after the first byte")
-            self.assertGreater(elapsed, 0.8, f"408 came early ({elapsed:.2f}s)")
-            status, headers, _ = c.response()
-            self.assertEqual(status, 408)
-            self.assertEqual(headers.get("connection"), "close")
-            self.assertTrue(c.closed(1.0))
-            self.assertLess(time.monotonic() - first, 2.0)
-            self.assertEqual(served_others, 1)
-
-    def test_body_timeout_408(self):
-        with self.conn() as c:
-            c.send(GET + HOST + b"Content-Length: 10\r\n\r\n012")
-            t0 = time.monotonic()
-            status, headers, _ = c.response()
-            elapsed = time.monotonic() - t0
-            self.assertEqual(status, 408)
-            self.assertTrue(0.8 < elapsed < 1.6, f"body deadline after {elapsed:.2f}s")
-            self.assertTrue(c.closed(1.0))
-
-    def test_idle_keep_alive_closed_and_fresh_idle_closed(self):
-        """A keep-alive connection after a response, and a connection that never sends,
-        are both closed (silently) after the idle timeout of ~2 s; others are still served."""
-        with self.conn(timeout=5) as c, self.conn(timeout=5) as silent:
-            c.send(OK)
-            self.assertEqual(c.response()[0], 200)
-            t0 = time.monotonic()
-            time.sleep(1.0)
-            with self.conn() as other:  # the server keeps serving meanwhile
-                other.send(OK)
-                self.assertEqual(other.response()[0], 200)
-            self.assertTrue(c.closed(3.5), "idle keep-alive connection not closed")
-            elapsed = time.monotonic() - t0
-            self.assertTrue(1.7 < elapsed < 3.0, f"idle close after {elapsed:.2f}s")
-            self.assertEqual(c.buf, b"", "idle close should not send a response")
-            self.assertTrue(silent.closed(1.5), "connection that never sent a byte not closed")
-            self.assertEqual(silent.buf, b"")
 
 
 if __name__ == "__main__":
