@@ -52,7 +52,8 @@ struct range_result {
 [[nodiscard]] range_result evaluate_range(std::string_view range, std::string_view if_range, std::string_view etag,
                                           std::time_t mtime, std::uint64_t size) noexcept;
 
-/// Extension → Content-Type table: built-in web types first, then another mime.types text adds the rest.
+/// Extension → Content-Type table: built-in web types first, then another mime.types text adds the rest
+/// (static_rules_types.cpp).
 class mime_table {
 public:
     /// Built-in entries plus those of `mime_types_text` (the format of /etc/mime.types) not already present.
