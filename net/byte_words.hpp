@@ -35,7 +35,8 @@ template <typename Test> [[nodiscard]] bool any(std::string_view s, Test test) n
     const std::size_t n = s.size();
     std::uint64_t w = ones * 'a';
     if (n < sizeof w) {
-        std::memcpy(&w, p, n);
+        if (n > 0) // an empty view's data() may be null, which memcpy must not get
+            std::memcpy(&w, p, n);
         return test(w) != 0;
     }
     for (std::size_t i = 0; i + sizeof w < n; i += sizeof w) {
