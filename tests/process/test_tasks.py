@@ -166,9 +166,12 @@ class TaskTest(unittest.TestCase):
         before = runners(s)
         victim = before[0]
         os.kill(victim, signal.SIGKILL)
-        rftest.wait_until(lambda: len(runners(s)) == 2 and victim not in runners(s), 5,
-                          what="a new task runner to replace the killed one")
-        self.assertEqual(len(set(runners(s)) - set(before)), 1, (before, runners(s)))
+        def replaced():
+            now = runners(s)
+            return now if len(now) == 2 and victim not in now else None
+        # The list the wait saw: a second look at /proc can catch a runner mid-exec.
+        now = rftest.wait_until(replaced, 5, what="a new task runner to replace the killed one")
+        self.assertEqual(len(set(now) - set(before)), 1, (before, now))
         s.wait_log(rf"task runner \d+ \(pid {victim}\) ended with", 2)
         for i in range(4):  # both runners get to serve
             status, headers, body = http(s.port, "POST", "/tasks/echo", f"ping {i}".encode())
