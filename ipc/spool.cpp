@@ -296,6 +296,25 @@ net::unique_fd spool::create(std::string_view id, file f, int& err) const
     return fd;
 }
 
+std::string spool::write_input(std::string_view id, std::string_view bytes) const
+{
+    int err = 0;
+    const net::unique_fd fd = create(id, file::in, err);
+    while (fd && !bytes.empty()) {
+        const ssize_t n = ::write(fd.get(), bytes.data(), bytes.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    if (fd && bytes.empty())
+        return {};
+    remove(id, file::in);
+    // A short write (or a failed one) of a fresh file: the spool is out of space.
+    return net::sys_error("write", name(id, file::in), fd ? ENOSPC : err);
+}
+
 int spool::write_state(std::string_view id, const job_state_record& r) const
 {
     const std::string final_name = name(id, file::state);

@@ -90,6 +90,10 @@ public:
     [[nodiscard]] net::unique_fd open_read(std::string_view id, file f, int& err) const;
     /// Creates a job's file for writing (mode 0600), replacing whatever had the name.
     [[nodiscard]] net::unique_fd create(std::string_view id, file f, int& err) const;
+    /// Writes an async job's input as "<id>.in", whole. On failure what was written is
+    /// removed and the error is returned ("write <id>.in: No space left on device");
+    /// "" on success.
+    [[nodiscard]] std::string write_input(std::string_view id, std::string_view bytes) const;
     /// Replaces "<id>.state": a temp file created O_EXCL, written whole, renamed over.
     /// Returns 0 or -errno (-ENOSPC when the spool is full).
     [[nodiscard]] int write_state(std::string_view id, const job_state_record& r) const;

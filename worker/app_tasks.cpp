@@ -165,20 +165,6 @@ namespace {
 
 thread_local app_tasks* current_tasks = nullptr;
 
-/// Writes all of `bytes` to `fd`; false on a short write (out of space) or an error.
-bool write_all(int fd, std::string_view bytes)
-{
-    while (!bytes.empty()) {
-        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-}
-
 std::uint32_t to_ms(std::chrono::milliseconds d) noexcept
 {
     return static_cast<std::uint32_t>(std::clamp<std::chrono::milliseconds::rep>(d.count(), 0, UINT32_MAX));
@@ -309,13 +295,9 @@ void app_tasks::submit(std::string_view name, std::string_view input, const job_
         return refuse(task_result::outcome::failed, std::string(calls_ ? "the task spool cannot be used" : no_pool));
     // The input goes to the spool first: the runner reads it from there whenever it starts.
     std::string id = ipc::new_job_id();
-    int err = 0;
-    const net::unique_fd in = spool->create(id, ipc::spool::file::in, err);
-    if (!in || !write_all(in.get(), input)) {
-        const std::string why = net::sys_error("write", ipc::spool::name(id, ipc::spool::file::in), in ? ENOSPC : err);
+    if (std::string why = spool->write_input(id, input); !why.empty()) {
         net::log::warn("task {}: {}", name, why);
-        spool->remove(id, ipc::spool::file::in);
-        return refuse(task_result::outcome::queue_full, why);
+        return refuse(task_result::outcome::queue_full, std::move(why));
     }
     task_request req;
     req.id = id;

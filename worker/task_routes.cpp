@@ -2,7 +2,6 @@
 #include "worker/task_routes.hpp"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -13,7 +12,6 @@
 
 #include "ipc/job_json.hpp"
 #include "ipc/task_protocol.hpp"
-#include "net/error.hpp"
 #include "net/log.hpp"
 #include "net/query.hpp"
 #include "worker/chunked_body.hpp"
@@ -30,20 +28,6 @@ std::uint64_t unix_ms()
     timespec ts{};
     ::clock_gettime(CLOCK_REALTIME, &ts);
     return std::uint64_t(ts.tv_sec) * 1000 + std::uint64_t(ts.tv_nsec) / 1'000'000;
-}
-
-/// Writes all of `body` to `fd`; false on a short write (out of space) or an error.
-bool write_all(int fd, std::span<const char> body)
-{
-    while (!body.empty()) {
-        const ssize_t n = ::write(fd, body.data(), body.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        body = body.subspan(static_cast<std::size_t>(n));
-    }
-    return true;
 }
 
 void exit_headers(http::response_writer& w, int exit_code, int signal, std::uint64_t elapsed_ms)
@@ -131,12 +115,8 @@ void task_submit_handler::handle(const request_view& req, http::response_writer&
             return;
         }
         id = ipc::new_job_id();
-        int err = 0;
-        const net::unique_fd in = spool->create(id, ipc::spool::file::in, err);
-        if (!in || !write_all(in.get(), req.body)) {
-            net::log::warn("task {}: {}", name,
-                           net::sys_error("write", ipc::spool::name(id, ipc::spool::file::in), in ? ENOSPC : err));
-            spool->remove(id, ipc::spool::file::in);
+        if (const std::string why = spool->write_input(id, {req.body.data(), req.body.size()}); !why.empty()) {
+            net::log::warn("task {}: {}", name, why);
             http::write_error(w, 503);
             return;
         }

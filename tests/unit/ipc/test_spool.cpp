@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -232,6 +234,21 @@ BOOST_AUTO_TEST_CASE(create_replaces_a_planted_link_without_writing_through_it)
     BOOST_REQUIRE(::lstat(out.c_str(), &st) == 0);
     BOOST_TEST(S_ISREG(st.st_mode));
     BOOST_TEST((st.st_mode & 0777) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(an_input_is_written_whole_or_not_at_all)
+{
+    temp_dir t;
+    const spool s = open_spool(t / "spool");
+    const std::string big(3 << 20, 'x'); // more than one write may take
+    BOOST_TEST(s.write_input(id_a, big) == "");
+    BOOST_TEST(read_file(t / ("spool/" + std::string(id_a) + ".in")) == big);
+    // A name that cannot be replaced (a directory planted there): the error names the
+    // file and the errno, and what was planted is left as it was.
+    const std::string planted = t / ("spool/" + std::string(id_b) + ".in");
+    BOOST_REQUIRE(::mkdir(planted.c_str(), 0700) == 0);
+    BOOST_TEST(s.write_input(id_b, "x") == "write " + std::string(id_b) + ".in: " + std::strerror(EISDIR));
+    BOOST_TEST(fs::is_directory(planted));
 }
 
 BOOST_AUTO_TEST_CASE(state_records_are_replaced_whole)
