@@ -190,7 +190,7 @@ public:
     handler(F&& f)
     {
         auto m = std::make_shared<model<std::decay_t<F>>>(std::forward<F>(f));
-        if constexpr (std::is_pointer_v<std::decay_t<F>> || is_function_object<std::decay_t<F>>::value)
+        if constexpr (std::is_pointer_v<std::decay_t<F>> || is_std_function<std::decay_t<F>>::value)
             if (!m->f)
                 return; // a null pointer or an empty std::function: an empty handler
         impl_ = std::move(m);
@@ -204,8 +204,8 @@ public:
     explicit operator bool() const noexcept { return static_cast<bool>(impl_); }
 
 private:
-    template <typename T> struct is_function_object : std::false_type {};
-    template <typename R, typename... A> struct is_function_object<std::function<R(A...)>> : std::true_type {};
+    template <typename T> struct is_std_function : std::false_type {};
+    template <typename R, typename... A> struct is_std_function<std::function<R(A...)>> : std::true_type {};
 
     struct callable {
         virtual ~callable() = default;
