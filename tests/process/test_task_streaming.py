@@ -227,7 +227,7 @@ class TaskStreamingTest(unittest.TestCase):
                                 2, what="the job to end")
         self.assertEqual(doc["state"], "cancelled", doc)
         self.assertEqual(http(s.port, "DELETE", location)[0], 409)  # ended already
-        self.assertEqual(http(s.port, "DELETE", "/tasks/jobs/" + "ab" * 16)[0], 404)
+        self.assertEqual(http(s.port, "DELETE", "/tasks/jobs/" + "fedcba9876543210" * 2)[0], 404)
 
     def test_delete_of_a_queued_job_means_it_never_runs(self):
         marks = tempfile.mkdtemp(prefix="rf-ran-")
